@@ -1,0 +1,69 @@
+/*
+ * wsadup: WSADuplicateSocket / WSASocket(FROM_PROTOCOL_INFO) on every
+ * platform.
+ *
+ * On Windows this header includes <winsock2.h> and adds only the wsadup_*
+ * extras below. On POSIX systems it declares the Winsock subset itself, with
+ * Windows' names, numeric values and x64 structure layouts, so that one
+ * source builds on both.
+ */
+#ifndef WSADUP_WSADUP_H
+#define WSADUP_WSADUP_H
+
+#include "wsadup/version.h"
+
+#if defined(_WIN32)
+#include "wsadup/win.h"
+#else
+#include "wsadup/posix.h"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Extra flag for WSASocket: keep the new descriptor open across exec (POSIX).
+ * Without it, wsadup's descriptors are close-on-exec, so that a received
+ * socket never leaks into an unrelated child program. Windows sockets are
+ * inheritable by default and the flag has no effect there. The value sits in
+ * a bit that Winsock does not define. */
+#define WSADUP_FLAG_HANDLE_INHERIT 0x40000000u
+
+/* Size of the text form of a token made by wsadup_token_to_text, including
+ * the terminating NUL. */
+#define WSADUP_TOKEN_TEXT_SIZE (2 * 628 + 1)
+
+/* The version of the library linked in, as WSADUP_VERSION_HEX / _STRING. */
+WSADUP_EXTERN unsigned int wsadup_version(void);
+WSADUP_EXTERN const char* wsadup_version_string(void);
+
+/* The symbolic name of a Winsock error code ("WSAEINVAL"), or "WSAE_UNKNOWN"
+ * for a code wsadup does not know. Never NULL. */
+WSADUP_EXTERN const char* wsadup_error_name(int wsa_error);
+
+/* Maps an errno value to the Winsock error code Windows would report for the
+ * same condition (EBADF -> WSAENOTSOCK, EAGAIN -> WSAEWOULDBLOCK, ...).
+ * Codes with no closer match map to WSAEINVAL. On Windows it maps the C
+ * runtime's errno values the same way. */
+WSADUP_EXTERN int wsadup_translate_errno(int errno_value);
+
+/* Writes a token (the raw bytes of a WSAPROTOCOL_INFOA or _INFOW) as
+ * lowercase hexadecimal text into text[WSADUP_TOKEN_TEXT_SIZE], for IPC that
+ * carries only text (a command line, an environment variable). Returns 0, or
+ * SOCKET_ERROR with WSAEFAULT for a NULL pointer and WSAEINVAL for a size
+ * that is not one of the two structures'. */
+WSADUP_EXTERN int wsadup_token_to_text(const void* token, size_t token_size,
+                                       char* text);
+
+/* Reverses wsadup_token_to_text: fills token (token_size bytes, one of the
+ * two structures' sizes) from text. Returns 0, or SOCKET_ERROR with
+ * WSAEFAULT for a NULL pointer and WSAEINVAL for text of the wrong length or
+ * with a character that is not a hexadecimal digit. */
+WSADUP_EXTERN int wsadup_token_from_text(const char* text, void* token,
+                                         size_t token_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSADUP_WSADUP_H */

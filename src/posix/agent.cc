@@ -1,0 +1,396 @@
+// The per-process agent: a libuv loop on its own thread that listens on the
+// process's rendezvous socket. It stores descriptors other processes push to
+// this one (the inbox) and hands out the descriptors this process keeps for
+// pull tokens (the pending table). It runs no timers: idle, it sleeps in
+// epoll until a connection or the stop signal arrives.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "errno_table.h"
+#include "posix/internal.h"
+
+namespace wsadup::detail {
+
+struct Agent::Connection {
+  uv_poll_t poll{};
+  int descriptor = -1;
+  Agent* agent = nullptr;
+  bool closing = false;  // handle close requested; descriptor closes after
+  PeerIdentity peer;
+  std::vector<Nonce> lent;  // pending entries sent here, not yet committed
+};
+
+Agent::~Agent() = default;
+
+int Agent::start(std::shared_ptr<Agent>* agent) {
+  std::shared_ptr<Agent> created(new Agent());
+  int status = created->open_listener();
+  if (status != 0) {
+    created->close_all_descriptors();
+    return status;
+  }
+  if (uv_loop_init(&created->loop_) != 0) {
+    created->close_all_descriptors();
+    return WSASYSNOTREADY;
+  }
+  created->stop_signal_.data = created.get();
+  created->listener_poll_.data = created.get();
+  if (uv_async_init(&created->loop_, &created->stop_signal_, on_stop) != 0 ||
+      uv_poll_init(&created->loop_, &created->listener_poll_,
+                   created->listener_) != 0 ||
+      uv_poll_start(&created->listener_poll_, UV_READABLE,
+                    on_listener_readable) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&created->stop_signal_), nullptr);
+    uv_run(&created->loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&created->loop_);
+    created->close_all_descriptors();
+    return WSASYSNOTREADY;
+  }
+  try {
+    created->thread_ = std::thread([raw = created.get()] { raw->run(); });
+  } catch (...) {
+    created->close_all_descriptors();
+    return WSASYSNOTREADY;
+  }
+  *agent = std::move(created);
+  return 0;
+}
+
+int Agent::open_listener() {
+  std::string directory;
+  int status = own_rendezvous_directory(&directory);
+  if (status != 0) return status;
+  path_ = rendezvous_path(directory, getpid());
+  if (path_.empty()) return WSASYSNOTREADY;
+  listener_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listener_ < 0) return translate_errno(errno);
+  // A name with our pid can only be a stale one left by a process that had
+  // this pid before and crashed: no living process but us has this pid.
+  unlink(path_.c_str());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+  if (bind(listener_, reinterpret_cast<sockaddr*>(&address),
+           sizeof(address)) != 0 ||
+      listen(listener_, SOMAXCONN) != 0) {
+    int saved = errno;
+    path_.clear();
+    return saved == EMFILE || saved == ENFILE ? WSAEMFILE : WSASYSNOTREADY;
+  }
+  reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return 0;
+}
+
+void Agent::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Agent::stop() {
+  if (thread_.joinable()) {
+    uv_async_send(&stop_signal_);
+    thread_.join();
+    uv_loop_close(&loop_);
+  }
+  close_all_descriptors();
+}
+
+void Agent::on_stop(uv_async_t* handle) {
+  auto* agent = static_cast<Agent*>(handle->data);
+  // Connection handles are closed here; their descriptors and lent entries
+  // are released in close_connection's callback.
+  std::vector<Connection*> connections = agent->connections_;
+  for (Connection* connection : connections) agent->close_connection(connection);
+  uv_close(reinterpret_cast<uv_handle_t*>(&agent->listener_poll_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&agent->stop_signal_), nullptr);
+}
+
+void Agent::close_all_descriptors() {
+  if (!path_.empty()) {
+    unlink(path_.c_str());
+    path_.clear();
+  }
+  if (listener_ >= 0) close(listener_);
+  listener_ = -1;
+  if (reserve_descriptor_ >= 0) close(reserve_descriptor_);
+  reserve_descriptor_ = -1;
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  for (auto& item : inbox_) close(item.second.descriptor);
+  inbox_.clear();
+  for (auto& item : pending_) close(item.second.descriptor);
+  pending_.clear();
+}
+
+void Agent::abandon_after_fork() {
+  // The child has no loop thread; only the descriptors are really here. The
+  // parent's rendezvous name stays: it is still the parent's.
+  path_.clear();
+  for (Connection* connection : connections_) {
+    if (connection->descriptor >= 0) close(connection->descriptor);
+    connection->descriptor = -1;
+  }
+  // libuv keeps its own descriptors in the loop. libuv 1.x names them in
+  // uv_loop_t's private fields; a forked child that never runs the loop must
+  // close them itself, or every fork leaks them.
+  int loop_descriptors[] = {loop_.backend_fd, loop_.async_io_watcher.fd,
+                            loop_.async_wfd, loop_.signal_pipefd[0],
+                            loop_.signal_pipefd[1], loop_.emfile_fd,
+#if defined(__linux__)
+                            loop_.inotify_fd,
+#endif
+  };
+  std::sort(std::begin(loop_descriptors), std::end(loop_descriptors));
+  int previous = -1;
+  for (int descriptor : loop_descriptors) {
+    if (descriptor >= 0 && descriptor != previous) close(descriptor);
+    previous = descriptor;
+  }
+  close_all_descriptors();
+}
+
+void Agent::on_listener_readable(uv_poll_t* handle, int status, int) {
+  if (status < 0) return;
+  static_cast<Agent*>(handle->data)->accept_connections();
+}
+
+void Agent::accept_connections() {
+  for (;;) {
+    int accepted =
+        accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (accepted < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && reserve_descriptor_ >= 0) {
+        // Out of descriptors: spend the reserve to take the connection off
+        // the queue (else the level-triggered poll spins), tell the caller
+        // why, and close it. Its in-flight descriptor is released by the
+        // kernel; the sender still holds its own.
+        close(reserve_descriptor_);
+        reserve_descriptor_ = -1;
+        int refused = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (refused >= 0) {
+          send_message(refused, make_message(MessageType::kReply, Nonce{},
+                                             WSAEMFILE),
+                       -1);
+          close(refused);
+        }
+        reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        continue;
+      }
+      return;  // EAGAIN: the queue is empty.
+    }
+    PeerIdentity peer;
+    if (connections_.size() >= kMaxAgentConnections ||
+        peer_identity(accepted, &peer) != 0 || !uid_allowed(peer.uid)) {
+      close(accepted);
+      continue;
+    }
+    auto* connection = new Connection();
+    connection->descriptor = accepted;
+    connection->agent = this;
+    connection->peer = peer;
+    connection->poll.data = connection;
+    if (uv_poll_init(&loop_, &connection->poll, accepted) != 0) {
+      close(accepted);
+      delete connection;
+      continue;
+    }
+    connections_.push_back(connection);
+    uv_poll_start(&connection->poll, UV_READABLE | UV_DISCONNECT,
+                  on_connection_readable);
+  }
+}
+
+void Agent::on_connection_readable(uv_poll_t* handle, int status, int) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  if (status < 0) {
+    connection->agent->close_connection(connection);
+    return;
+  }
+  connection->agent->handle_message(connection);
+}
+
+void Agent::handle_message(Connection* connection) {
+  // Serve every message already queued, then go back to sleep.
+  for (;;) {
+    WireMessage message;
+    int received = -1;
+    ReceiveResult result = receive_message(connection->descriptor, &message,
+                                           &received, MSG_DONTWAIT);
+    if (result == ReceiveResult::kWouldBlock) return;
+    if (result == ReceiveResult::kRightsTruncated &&
+        message.type == static_cast<uint16_t>(MessageType::kPush)) {
+      reply(connection, message.nonce, WSAEMFILE, -1);
+      continue;
+    }
+    if (result != ReceiveResult::kMessage) {
+      // Closed, malformed, or an error: drop this connection only; the
+      // agent goes on serving everyone else.
+      close_connection(connection);
+      return;
+    }
+    switch (static_cast<MessageType>(message.type)) {
+      case MessageType::kPush:
+        handle_push(connection, message, received);
+        break;
+      case MessageType::kPull:
+        if (received >= 0) close(received);
+        handle_pull(connection, message);
+        break;
+      case MessageType::kCommit:
+        if (received >= 0) close(received);
+        handle_commit(connection, message);
+        break;
+      case MessageType::kReply:
+        if (received >= 0) close(received);
+        close_connection(connection);
+        return;
+    }
+    if (connection->closing) return;  // dropped while replying
+  }
+}
+
+void Agent::handle_push(Connection* connection, const WireMessage& message,
+                        int received) {
+  if (received < 0) {
+    reply(connection, message.nonce, WSAEINVAL, -1);
+    return;
+  }
+  uint32_t status = 0;
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    if (inbox_.size() >= kMaxInboxEntries) {
+      status = WSAENOBUFS;
+    } else if (!inbox_.emplace(message.nonce,
+                               InboxEntry{received, connection->peer.pid})
+                    .second) {
+      status = WSAEINVAL;  // a nonce seen twice is a replay, not a handoff
+    }
+  }
+  if (status != 0) close(received);
+  // The reply goes out only once the descriptor is in the inbox, so a token
+  // can never reach this process before its descriptor has.
+  reply(connection, message.nonce, status, -1);
+}
+
+void Agent::handle_pull(Connection* connection, const WireMessage& message) {
+  int descriptor = -1;
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    auto found = pending_.find(message.nonce);
+    // The kernel's view of who asks decides, never the message's bytes.
+    if (found != pending_.end() && !found->second.lent &&
+        found->second.target_pid == connection->peer.pid) {
+      found->second.lent = true;
+      descriptor = found->second.descriptor;
+    }
+  }
+  if (descriptor < 0) {
+    reply(connection, message.nonce, WSAEINVAL, -1);
+    return;
+  }
+  connection->lent.push_back(message.nonce);
+  // The entry stays until the puller commits: a puller that could not
+  // receive the descriptor (EMFILE) leaves the token good for another try.
+  reply(connection, message.nonce, 0, descriptor);
+}
+
+void Agent::handle_commit(Connection* connection, const WireMessage& message) {
+  auto lent = std::find(connection->lent.begin(), connection->lent.end(),
+                        message.nonce);
+  if (lent == connection->lent.end()) {
+    reply(connection, message.nonce, WSAEINVAL, -1);
+    return;
+  }
+  connection->lent.erase(lent);
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    auto found = pending_.find(message.nonce);
+    if (found != pending_.end()) {
+      if (message.status == 0) {
+        close(found->second.descriptor);
+        pending_.erase(found);
+      } else {
+        found->second.lent = false;  // the puller gave it back
+      }
+    }
+  }
+  // Answered after the close, so the puller returns only once this
+  // process's reference is gone.
+  reply(connection, message.nonce, 0, -1);
+}
+
+void Agent::release_lent(Connection* connection) {
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  for (const Nonce& nonce : connection->lent) {
+    auto found = pending_.find(nonce);
+    if (found != pending_.end()) found->second.lent = false;
+  }
+  connection->lent.clear();
+}
+
+void Agent::reply(Connection* connection, const Nonce& nonce, uint32_t status,
+                  int descriptor) {
+  WireMessage message = make_message(MessageType::kReply, nonce, status);
+  // The connection is non-blocking: a peer that does not read its replies
+  // is dropped rather than allowed to stall the agent.
+  if (send_message(connection->descriptor, message, descriptor) != 0) {
+    close_connection(connection);
+  }
+}
+
+void Agent::close_connection(Connection* connection) {
+  if (connection->closing) return;
+  connection->closing = true;
+  release_lent(connection);
+  connections_.erase(
+      std::remove(connections_.begin(), connections_.end(), connection),
+      connections_.end());
+  uv_poll_stop(&connection->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&connection->poll),
+           [](uv_handle_t* handle) {
+             auto* closed = static_cast<Connection*>(handle->data);
+             close(closed->descriptor);
+             delete closed;
+           });
+}
+
+int Agent::take_pushed(const Nonce& nonce, pid_t source_pid) {
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  auto found = inbox_.find(nonce);
+  if (found == inbox_.end() || found->second.source_pid != source_pid) {
+    return -1;
+  }
+  int descriptor = found->second.descriptor;
+  inbox_.erase(found);
+  return descriptor;
+}
+
+int Agent::add_pending(int descriptor, pid_t target_pid, const Nonce& nonce) {
+  int copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return translate_errno(errno);
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  if (pending_.size() >= kMaxPendingEntries) {
+    close(copy);
+    return WSAENOBUFS;
+  }
+  if (!pending_.emplace(nonce, PendingEntry{copy, target_pid, false}).second) {
+    close(copy);
+    return WSAEINVAL;
+  }
+  return 0;
+}
+
+size_t Agent::inbox_size() {
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  return inbox_.size();
+}
+
+size_t Agent::pending_size() {
+  std::lock_guard<std::mutex> lock(tables_mutex_);
+  return pending_.size();
+}
+
+}  // namespace wsadup::detail

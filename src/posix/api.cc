@@ -1,0 +1,262 @@
+// The exported Winsock functions of the POSIX backend. Each one checks its
+// arguments in the order Windows does, sets the thread's last error, and
+// catches everything: nothing throws across the C boundary.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "errno_table.h"
+#include "posix/internal.h"
+
+namespace wsadup::detail {
+namespace {
+
+thread_local int t_last_error = 0;
+
+// The family, type and protocol of s; false when s is not an open socket.
+bool socket_kind(SOCKET s, int* family, int* type, int* protocol) {
+  socklen_t length = sizeof(int);
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, type, &length) != 0) return false;
+#if defined(SO_DOMAIN) && defined(SO_PROTOCOL)
+  length = sizeof(int);
+  if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, family, &length) != 0) return false;
+  length = sizeof(int);
+  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, protocol, &length) != 0) {
+    return false;
+  }
+#else
+  sockaddr_storage address{};
+  length = sizeof(address);
+  if (getsockname(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return false;
+  }
+  *family = address.ss_family;
+  *protocol = 0;
+#endif
+  return true;
+}
+
+// Windows: "dwProcessId: the target process". 0, a pid that does not exist,
+// and one this user may not reach are all WSAEINVAL.
+bool process_reachable(DWORD pid) {
+  if (pid == 0 || pid > static_cast<DWORD>(INT32_MAX)) return false;
+  if (kill(static_cast<pid_t>(pid), 0) == 0) return true;
+  return errno == EPERM && geteuid() == 0;
+}
+
+// Applies the inheritance the caller asked for. Descriptors are
+// close-on-exec from birth; only an explicit request clears it.
+bool wants_inheritance(DWORD flags) {
+  return (flags & WSADUP_FLAG_HANDLE_INHERIT) != 0 &&
+         (flags & WSA_FLAG_NO_HANDLE_INHERIT) == 0;
+}
+
+SOCKET create_socket(int af, int type, int protocol, DWORD flags) {
+  if (af == FROM_PROTOCOL_INFO || type == FROM_PROTOCOL_INFO ||
+      protocol == FROM_PROTOCOL_INFO) {
+    fail(WSAEINVAL);  // FROM_PROTOCOL_INFO needs lpProtocolInfo
+    return INVALID_SOCKET;
+  }
+  int cloexec = wants_inheritance(flags) ? 0 : SOCK_CLOEXEC;
+  int s = socket(af, type | cloexec, protocol);
+  if (s < 0) {
+    fail(translate_errno(errno));
+    return INVALID_SOCKET;
+  }
+  track_descriptor(s);
+  return s;
+}
+
+template <typename Info>
+SOCKET import_socket(int af, int type, int protocol, const Info* info,
+                     GROUP group, DWORD flags) {
+  TokenRecord record;
+  if (group != 0 || decode_token(*info, &record) != 0 ||
+      (af != FROM_PROTOCOL_INFO && af != record.address_family) ||
+      (type != FROM_PROTOCOL_INFO && type != record.socket_type) ||
+      (protocol != FROM_PROTOCOL_INFO && protocol != 0 &&
+       protocol != record.protocol) ||
+      record.target_pid != static_cast<uint32_t>(getpid())) {
+    // A token for another process is refused here without touching it, so
+    // the rightful target can still import it.
+    fail(WSAEINVAL);
+    return INVALID_SOCKET;
+  }
+  int s = -1;
+  int error = 0;
+  if (record.kind == TokenKind::kPush) {
+    std::shared_ptr<Agent> agent = process_agent(false, &error);
+    if (agent) {
+      s = agent->take_pushed(record.nonce,
+                             static_cast<pid_t>(record.source_pid));
+    }
+    // Not in the inbox: already imported (a token works once), forged, or
+    // dropped by a WSACleanup since. The agent replied to the source only
+    // after storing the descriptor, so it cannot still be on its way.
+    if (s < 0) error = WSAEINVAL;
+  } else {
+    s = pull_descriptor(static_cast<pid_t>(record.source_pid), record.nonce,
+                        &error);
+  }
+  if (s < 0) {
+    fail(error);
+    return INVALID_SOCKET;
+  }
+  if (wants_inheritance(flags)) {
+    fcntl(s, F_SETFD, fcntl(s, F_GETFD) & ~FD_CLOEXEC);
+  }
+  track_descriptor(s);
+  return s;
+}
+
+template <typename Info>
+SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
+                  DWORD flags) {
+  try {
+    if (!is_initialised()) {
+      fail(WSANOTINITIALISED);
+      return INVALID_SOCKET;
+    }
+    if (info == nullptr) return create_socket(af, type, protocol, flags);
+    return import_socket(af, type, protocol, info, group, flags);
+  } catch (...) {
+    fail(WSAENOBUFS);
+    return INVALID_SOCKET;
+  }
+}
+
+template <typename Info>
+int duplicate_socket(SOCKET s, DWORD pid, Info* info) {
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    TokenRecord record;
+    if (!socket_kind(s, &record.address_family, &record.socket_type,
+                     &record.protocol)) {
+      return fail(WSAENOTSOCK);
+    }
+    if (!process_reachable(pid)) return fail(WSAEINVAL);
+    if (info == nullptr) return fail(WSAEFAULT);
+    record.source_pid = static_cast<uint32_t>(getpid());
+    record.target_pid = pid;
+    int status = make_nonce(&record.nonce);
+    if (status != 0) return fail(status);
+
+    bool no_agent = false;
+    status = push_descriptor(static_cast<pid_t>(pid), s, record.nonce,
+                             &no_agent);
+    if (status != 0) return fail(status);
+    if (no_agent) {
+      // The target has not called WSAStartup: keep a reference here, and
+      // let the token tell the target where to fetch it.
+      std::shared_ptr<Agent> agent = process_agent(true, &status);
+      if (!agent) return fail(status);
+      status = agent->add_pending(s, static_cast<pid_t>(pid), record.nonce);
+      if (status != 0) return fail(status);
+      record.kind = TokenKind::kPull;
+    } else {
+      record.kind = TokenKind::kPush;
+    }
+    encode_token(record, info);
+    return 0;
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}
+
+}  // namespace
+
+int fail(int wsa_error) {
+  t_last_error = wsa_error;
+  return SOCKET_ERROR;
+}
+
+}  // namespace wsadup::detail
+
+using namespace wsadup::detail;
+
+extern "C" int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData) {
+  try {
+    BYTE major = LOBYTE(wVersionRequested);
+    BYTE minor = HIBYTE(wVersionRequested);
+    if (lpWSAData != nullptr) {
+      std::memset(lpWSAData, 0, sizeof(*lpWSAData));
+      // The highest version not above the one asked for; 2.2 at most.
+      if (major == 0 || major > 2 || (major == 2 && minor > 2)) {
+        lpWSAData->wVersion = MAKEWORD(2, 2);
+      } else if (major == 1 && minor > 1) {
+        lpWSAData->wVersion = MAKEWORD(1, 1);
+      } else {
+        lpWSAData->wVersion = wVersionRequested;
+      }
+      lpWSAData->wHighVersion = MAKEWORD(2, 2);
+      std::strcpy(lpWSAData->szDescription, "WinSock 2.0 (wsadup)");
+      std::strcpy(lpWSAData->szSystemStatus, "Running");
+      // Meaningful for Winsock 1.x callers only, as on Windows.
+      lpWSAData->iMaxSockets = major == 1 ? 32767 : 0;
+      lpWSAData->iMaxUdpDg = major == 1 ? 65467 : 0;
+    }
+    // WSAStartup returns its error; WSAGetLastError is not set by it.
+    if (major == 0) return WSAVERNOTSUPPORTED;
+    if (lpWSAData == nullptr) return WSAEFAULT;
+    return startup();
+  } catch (...) {
+    return WSAENOBUFS;
+  }
+}
+
+extern "C" int WSACleanup(void) {
+  try {
+    int status = cleanup();
+    return status == 0 ? 0 : fail(status);
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}
+
+extern "C" int WSAGetLastError(void) { return t_last_error; }
+
+extern "C" void WSASetLastError(int iError) { t_last_error = iError; }
+
+extern "C" SOCKET WSASocketA(int af, int type, int protocol,
+                             LPWSAPROTOCOL_INFOA lpProtocolInfo, GROUP g,
+                             DWORD dwFlags) {
+  return wsa_socket(af, type, protocol, lpProtocolInfo, g, dwFlags);
+}
+
+extern "C" SOCKET WSASocketW(int af, int type, int protocol,
+                             LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
+                             DWORD dwFlags) {
+  return wsa_socket(af, type, protocol, lpProtocolInfo, g, dwFlags);
+}
+
+extern "C" int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
+                                   LPWSAPROTOCOL_INFOA lpProtocolInfo) {
+  return duplicate_socket(s, dwProcessId, lpProtocolInfo);
+}
+
+extern "C" int WSADuplicateSocketW(SOCKET s, DWORD dwProcessId,
+                                   LPWSAPROTOCOL_INFOW lpProtocolInfo) {
+  return duplicate_socket(s, dwProcessId, lpProtocolInfo);
+}
+
+extern "C" int closesocket(SOCKET s) {
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    struct stat status;
+    if (fstat(s, &status) != 0 || !S_ISSOCK(status.st_mode)) {
+      return fail(WSAENOTSOCK);
+    }
+    untrack_descriptor(s);
+    // POSIX close releases the descriptor even when it reports EINTR; the
+    // socket itself lives on while other descriptors refer to it.
+    close(s);
+    return 0;
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}

@@ -1,0 +1,299 @@
+// Private declarations of the POSIX backend. Never installed.
+//
+// The pieces, one file each:
+//   wire.cc             the messages on the rendezvous socket, SCM_RIGHTS
+//   rendezvous.cc       the per-user directory, names, kernel credentials
+//   agent.cc            the per-process libuv loop thread: inbox and pending
+//   transfer.cc         the caller's side of push and pull, connection reuse
+//   token.cc            WSAPROTOCOL_INFO filling and the private record
+//   descriptor_table.cc the sockets wsadup created or imported
+//   process_state.cc    WSAStartup reference count, agent lifetime, fork
+//   api.cc              the exported Winsock functions
+#ifndef WSADUP_SRC_POSIX_INTERNAL_H
+#define WSADUP_SRC_POSIX_INTERNAL_H
+
+#include <sys/types.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <uv.h>
+
+#include "wsadup/wsadup.h"
+
+namespace wsadup::detail {
+
+// ---------------------------------------------------------------- limits --
+
+// Descriptors waiting in one process's inbox (pushed, not yet imported), and
+// descriptors one process keeps for pull tokens. Past either: WSAENOBUFS.
+constexpr size_t kMaxInboxEntries = 4096;
+constexpr size_t kMaxPendingEntries = 4096;
+// Connections one agent serves at once; more are accepted and closed.
+constexpr size_t kMaxAgentConnections = 512;
+// How long a caller waits for another process's agent to answer.
+constexpr int kReplyTimeoutMs = 5000;
+
+// ------------------------------------------------------------------ wire --
+
+using Nonce = std::array<uint8_t, 16>;
+
+struct NonceHash {
+  size_t operator()(const Nonce& nonce) const noexcept;
+};
+
+// Fills nonce with 128 random bits from the kernel. Returns 0 or a Winsock
+// error code.
+int make_nonce(Nonce* nonce);
+
+enum class MessageType : uint16_t {
+  kPush = 1,    // source -> target agent, carries the descriptor
+  kPull = 2,    // target -> source agent, asks for a pending descriptor
+  kReply = 3,   // agent -> caller: status, and the descriptor for a pull
+  kCommit = 4,  // target -> source agent: the pulled descriptor arrived
+};
+
+// Every message on a rendezvous connection has this one fixed size and
+// layout; anything else is malformed. The connection is SOCK_SEQPACKET, so
+// one recvmsg returns exactly one message, and MSG_TRUNC flags oversize.
+struct WireMessage {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;
+  uint32_t length;  // sizeof(WireMessage), checked on receipt
+  uint32_t status;  // 0 or a Winsock error code, in replies
+  Nonce nonce;
+  uint32_t source_pid;
+  uint32_t reserved;
+};
+static_assert(sizeof(WireMessage) == 40, "wire layout");
+
+constexpr uint32_t kWireMagic = 0x55445357;  // "WSDU" read little-endian
+constexpr uint16_t kWireVersion = 1;
+
+WireMessage make_message(MessageType type, const Nonce& nonce,
+                         uint32_t status);
+
+// Outcome of receive_message besides a good message.
+enum class ReceiveResult {
+  kMessage,         // a well-formed message (and maybe a descriptor)
+  kWouldBlock,      // nothing to read on a non-blocking socket
+  kClosed,          // the peer closed the connection
+  kMalformed,       // wrong size, magic, version, type, or extra rights
+  kRightsTruncated, // MSG_CTRUNC: the descriptor could not be received
+  kError,           // recvmsg failed; errno says why
+};
+
+// Sends one message, with descriptor_to_send attached when it is >= 0.
+// Returns 0 or an errno value.
+int send_message(int connection, const WireMessage& message,
+                 int descriptor_to_send);
+
+// Receives one message. Any descriptor that arrives is close-on-exec from the
+// start (MSG_CMSG_CLOEXEC) and is stored in *received (else -1); a
+// descriptor attached to a malformed message is closed here. recv_flags is
+// added to recvmsg's flags (MSG_DONTWAIT for the agent).
+ReceiveResult receive_message(int connection, WireMessage* message,
+                              int* received, int recv_flags);
+
+// ------------------------------------------------------------ rendezvous --
+
+// Identity of the process at the other end of a Unix-domain connection, as
+// the kernel reports it.
+struct PeerIdentity {
+  pid_t pid = -1;
+  uid_t uid = static_cast<uid_t>(-1);
+};
+
+// Ensures this user's private rendezvous directory exists (mode 0700, owned
+// by the effective uid) and returns its path. Returns 0 or a Winsock error.
+int own_rendezvous_directory(std::string* directory);
+
+// The rendezvous directory of process pid, which may belong to another user
+// when the caller is root. Returns 0 or a Winsock error code.
+int rendezvous_directory_of(pid_t pid, std::string* directory);
+
+// directory + "/" + pid + ".sock", or an empty string when it would not fit
+// in sockaddr_un.
+std::string rendezvous_path(const std::string& directory, pid_t pid);
+
+// Reads the kernel's credentials for the peer of connection.
+int peer_identity(int connection, PeerIdentity* identity);
+
+// True when a peer with this uid may exchange descriptors with us: the same
+// user, or root on either side (root may hand to anyone).
+bool uid_allowed(uid_t peer_uid);
+
+// Connects to the agent of process pid and checks, with the kernel's
+// credentials, that the listener is exactly that process and an allowed
+// user. Returns the connected descriptor (close-on-exec), or -1 with
+// *no_agent set when pid has no agent to talk to, or -1 with *error set.
+int connect_to_agent(pid_t pid, bool* no_agent, int* error);
+
+// ----------------------------------------------------------------- agent --
+
+// One per process: a libuv loop on its own thread, listening on the
+// rendezvous socket. It receives pushed descriptors into the inbox and
+// serves pulls of the descriptors this process keeps for pull tokens.
+class Agent {
+ public:
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Starts the agent for the calling process. Returns 0 or a Winsock error.
+  static int start(std::shared_ptr<Agent>* agent);
+
+  // Stops the loop thread, closes every descriptor the agent holds and
+  // removes the rendezvous name.
+  void stop();
+
+  // In a forked child: closes the inherited descriptors without touching
+  // the parent's rendezvous name or thread (which the child does not have).
+  void abandon_after_fork();
+
+  // Takes the pushed descriptor for nonce out of the inbox if it was pushed
+  // by source_pid. Returns it, or -1 when there is none.
+  int take_pushed(const Nonce& nonce, pid_t source_pid);
+
+  // Keeps a duplicate of descriptor for a pull by target_pid. Returns 0 or a
+  // Winsock error (WSAENOBUFS past the bound, WSAEMFILE).
+  int add_pending(int descriptor, pid_t target_pid, const Nonce& nonce);
+
+  size_t inbox_size();
+  size_t pending_size();
+
+  // Lock held across fork() so the child sees consistent tables.
+  std::mutex& table_mutex() { return tables_mutex_; }
+
+ private:
+  struct Connection;
+  struct InboxEntry {
+    int descriptor;
+    pid_t source_pid;
+  };
+  struct PendingEntry {
+    int descriptor;
+    pid_t target_pid;
+    bool lent;  // sent to a puller, waiting for its commit
+  };
+
+  Agent() = default;
+  int open_listener();
+  void run();
+  static void on_listener_readable(uv_poll_t* handle, int status, int events);
+  static void on_connection_readable(uv_poll_t* handle, int status,
+                                     int events);
+  static void on_stop(uv_async_t* handle);
+  void accept_connections();
+  void handle_message(Connection* connection);
+  void handle_push(Connection* connection, const WireMessage& message,
+                   int received);
+  void handle_pull(Connection* connection, const WireMessage& message);
+  void handle_commit(Connection* connection, const WireMessage& message);
+  void release_lent(Connection* connection);
+  void close_connection(Connection* connection);
+  void reply(Connection* connection, const Nonce& nonce, uint32_t status,
+             int descriptor);
+  void close_all_descriptors();
+
+  uv_loop_t loop_{};
+  uv_async_t stop_signal_{};
+  uv_poll_t listener_poll_{};
+  std::thread thread_;
+  int listener_ = -1;
+  int reserve_descriptor_ = -1;  // spent to refuse a connection at EMFILE
+  std::string path_;
+  std::vector<Connection*> connections_;
+
+  std::mutex tables_mutex_;
+  std::unordered_map<Nonce, InboxEntry, NonceHash> inbox_;
+  std::unordered_map<Nonce, PendingEntry, NonceHash> pending_;
+};
+
+// -------------------------------------------------------------- transfer --
+
+// Pushes descriptor into process target's inbox under nonce. Returns 0 once
+// the target's agent acknowledged it; *no_agent when target has no agent
+// (the caller falls back to pull); else a Winsock error code.
+int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
+                    bool* no_agent);
+
+// Pulls the descriptor kept under nonce by process source's agent. Returns
+// the descriptor (close-on-exec) or -1 with *error set.
+int pull_descriptor(pid_t source, const Nonce& nonce, int* error);
+
+// Closes every cached connection to other agents (WSACleanup).
+void close_cached_connections();
+// In a forked child, with idle_connections_mutex() held since before fork:
+// closes the child's copies of the parent's cached connections.
+void forget_cached_connections_after_fork();
+std::mutex& idle_connections_mutex();
+
+// ----------------------------------------------------------------- token --
+
+enum class TokenKind : uint8_t { kPush = 1, kPull = 2 };
+
+// The private record a token carries besides its public fields.
+struct TokenRecord {
+  TokenKind kind = TokenKind::kPush;
+  uint32_t source_pid = 0;
+  uint32_t target_pid = 0;
+  Nonce nonce{};
+  int32_t address_family = 0;
+  int32_t socket_type = 0;
+  int32_t protocol = 0;
+};
+
+// Fills info for a socket of this family, type and protocol as Winsock fills
+// it, and writes record into its private space.
+void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOA* info);
+void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info);
+
+// Reads and checks the private record. Returns 0 or WSAEINVAL.
+int decode_token(const WSAPROTOCOL_INFOA& info, TokenRecord* record);
+int decode_token(const WSAPROTOCOL_INFOW& info, TokenRecord* record);
+
+// ------------------------------------------------------ descriptor table --
+
+// Remembers each socket wsadup created or imported, so that the final
+// WSACleanup can close them as Windows does. The identity (device, inode) is
+// kept so a descriptor number the application closed and reused for
+// something else is never closed by mistake.
+void track_descriptor(int descriptor);
+void untrack_descriptor(int descriptor);
+void close_tracked_descriptors();
+std::mutex& descriptor_table_mutex();
+
+// --------------------------------------------------------- process state --
+
+// True between the first successful WSAStartup and the last WSACleanup.
+bool is_initialised();
+
+// Increments the reference count and starts the agent on the first call.
+int startup();
+// Decrements it; the last call stops the agent and closes tracked sockets.
+int cleanup();
+
+// The process's agent, held for the duration of one call. With
+// start_if_missing, a process that has none (a forked child of an
+// initialised parent) starts its own; else nullptr means none runs. Returns
+// nullptr with *error set when starting fails.
+std::shared_ptr<Agent> process_agent(bool start_if_missing, int* error);
+
+// ---------------------------------------------------------------- errors --
+
+// Sets the calling thread's last error and returns SOCKET_ERROR.
+int fail(int wsa_error);
+
+}  // namespace wsadup::detail
+
+#endif  // WSADUP_SRC_POSIX_INTERNAL_H

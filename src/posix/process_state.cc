@@ -1,0 +1,110 @@
+// The process-wide state: WSAStartup's reference count, the agent's
+// lifetime, and what a forked child does with what it inherited.
+#include <pthread.h>
+#include <unistd.h>
+
+#include "posix/internal.h"
+
+namespace wsadup::detail {
+namespace {
+
+std::mutex g_state_mutex;
+int g_startup_count = 0;
+std::shared_ptr<Agent> g_agent;
+// Agents a forked child inherited. They are never run or destroyed there
+// (their thread exists only in the parent); kept reachable on purpose.
+std::vector<std::shared_ptr<Agent>>* g_abandoned_agents = nullptr;
+std::once_flag g_fork_handlers_once;
+
+// pthread_atfork handlers: every table lock is held across fork(), so the
+// child never inherits a table half-changed by another thread.
+Agent* g_agent_locked_for_fork = nullptr;
+
+void before_fork() {
+  g_state_mutex.lock();
+  g_agent_locked_for_fork = g_agent.get();
+  if (g_agent_locked_for_fork != nullptr) {
+    g_agent_locked_for_fork->table_mutex().lock();
+  }
+  idle_connections_mutex().lock();
+  descriptor_table_mutex().lock();
+}
+
+void after_fork_in_parent() {
+  descriptor_table_mutex().unlock();
+  idle_connections_mutex().unlock();
+  if (g_agent_locked_for_fork != nullptr) {
+    g_agent_locked_for_fork->table_mutex().unlock();
+  }
+  g_state_mutex.unlock();
+}
+
+void after_fork_in_child() {
+  descriptor_table_mutex().unlock();
+  forget_cached_connections_after_fork();
+  idle_connections_mutex().unlock();
+  if (g_agent_locked_for_fork != nullptr) {
+    g_agent_locked_for_fork->table_mutex().unlock();
+  }
+  // The child never serves its parent's agent: it closes its copies of the
+  // agent's descriptors and starts its own agent, for its own pid, when it
+  // next needs one. It stays initialised, as its memory says it is.
+  if (g_agent) {
+    g_agent->abandon_after_fork();
+    if (g_abandoned_agents == nullptr) {
+      g_abandoned_agents = new std::vector<std::shared_ptr<Agent>>();
+    }
+    g_abandoned_agents->push_back(std::move(g_agent));
+    g_agent.reset();
+  }
+  g_state_mutex.unlock();
+}
+
+}  // namespace
+
+bool is_initialised() {
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  return g_startup_count > 0;
+}
+
+int startup() {
+  std::call_once(g_fork_handlers_once, [] {
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+  });
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  if (!g_agent) {
+    int status = Agent::start(&g_agent);
+    if (status != 0) return status;
+  }
+  ++g_startup_count;
+  return 0;
+}
+
+int cleanup() {
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  if (g_startup_count == 0) return WSANOTINITIALISED;
+  if (--g_startup_count > 0) return 0;
+  // The last WSACleanup: pending references end here, and every socket
+  // wsadup created or imported is closed, as Windows resets them. The agent
+  // stops under the lock, so a WSAStartup racing with it cannot bind the
+  // rendezvous name before the old agent has removed it.
+  if (g_agent) {
+    g_agent->stop();
+    g_agent.reset();
+  }
+  close_cached_connections();
+  close_tracked_descriptors();
+  return 0;
+}
+
+std::shared_ptr<Agent> process_agent(bool start_if_missing, int* error) {
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  *error = 0;
+  if (!g_agent && start_if_missing && g_startup_count > 0) {
+    *error = Agent::start(&g_agent);
+  }
+  if (!g_agent && *error == 0 && start_if_missing) *error = WSANOTINITIALISED;
+  return g_agent;
+}
+
+}  // namespace wsadup::detail

@@ -1,0 +1,198 @@
+// The caller's side of a handoff: push a descriptor into another process's
+// agent, or pull one from the agent that keeps it.
+//
+// Push connections are kept and reused while the target lives, so a
+// steady-state handoff is one sendmsg and one recvmsg here. A cached
+// connection whose target exited fails its send at once (EPIPE); the push is
+// then retried once on a fresh connection, which finds whether the pid has a
+// new agent, or none.
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <utility>
+
+#include "errno_table.h"
+#include "posix/internal.h"
+
+namespace wsadup::detail {
+namespace {
+
+// Bound on idle cached connections in all: the oldest is closed first, so a
+// server whose workers come and go does not collect connections to the dead.
+constexpr size_t kMaxIdleConnections = 64;
+
+struct IdleConnection {
+  pid_t target;
+  int descriptor;
+};
+
+std::mutex g_idle_mutex;
+std::deque<IdleConnection> g_idle;  // most recently used at the back
+
+int take_idle_connection(pid_t target) {
+  std::lock_guard<std::mutex> lock(g_idle_mutex);
+  for (auto it = g_idle.rbegin(); it != g_idle.rend(); ++it) {
+    if (it->target == target) {
+      int descriptor = it->descriptor;
+      g_idle.erase(std::next(it).base());
+      return descriptor;
+    }
+  }
+  return -1;
+}
+
+void keep_idle_connection(pid_t target, int descriptor) {
+  int evicted = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_idle_mutex);
+    g_idle.push_back(IdleConnection{target, descriptor});
+    if (g_idle.size() > kMaxIdleConnections) {
+      evicted = g_idle.front().descriptor;
+      g_idle.pop_front();
+    }
+  }
+  if (evicted >= 0) close(evicted);
+}
+
+// Bounds every wait on this connection: an agent that never answers costs
+// the caller kReplyTimeoutMs, not a hang.
+void bound_waits(int connection) {
+  timeval timeout{};
+  timeout.tv_sec = kReplyTimeoutMs / 1000;
+  timeout.tv_usec = (kReplyTimeoutMs % 1000) * 1000;
+  setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+}
+
+bool is_dead_connection_error(int error) {
+  return error == EPIPE || error == ECONNRESET || error == ENOTCONN;
+}
+
+// Reads one reply for nonce. A reply with an all-zero nonce is the agent
+// refusing the connection itself (it was out of descriptors). Returns 0 and
+// fills *reply, or WSAENETDOWN when no well-formed reply came in time.
+int await_reply(int connection, const Nonce& nonce, WireMessage* reply,
+                int* received, bool* rights_truncated) {
+  *rights_truncated = false;
+  ReceiveResult result = receive_message(connection, reply, received, 0);
+  if (result == ReceiveResult::kRightsTruncated) {
+    *rights_truncated = true;
+  } else if (result != ReceiveResult::kMessage) {
+    return WSAENETDOWN;
+  }
+  bool refused = reply->nonce == Nonce{} && reply->status != 0;
+  if (reply->type != static_cast<uint16_t>(MessageType::kReply) ||
+      (reply->nonce != nonce && !refused)) {
+    if (*received >= 0) close(*received);
+    *received = -1;
+    return WSAENETDOWN;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
+                    bool* no_agent) {
+  *no_agent = false;
+  WireMessage push = make_message(MessageType::kPush, nonce, 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int connection = take_idle_connection(target);
+    bool reused = connection >= 0;
+    if (!reused) {
+      int error = 0;
+      connection = connect_to_agent(target, no_agent, &error);
+      if (connection < 0) return *no_agent ? 0 : error;
+      bound_waits(connection);
+    }
+    int sent = send_message(connection, push, descriptor);
+    if (sent != 0) {
+      close(connection);
+      if (reused && is_dead_connection_error(sent)) continue;
+      return translate_errno(sent) == WSAEMFILE ? WSAEMFILE : WSAENETDOWN;
+    }
+    WireMessage reply;
+    int received = -1;
+    bool truncated = false;
+    int status = await_reply(connection, nonce, &reply, &received, &truncated);
+    if (received >= 0) close(received);  // replies to a push carry none
+    if (status != 0) {
+      close(connection);
+      return status;
+    }
+    if (reply.nonce == Nonce{}) {
+      close(connection);  // refused at accept; the agent closed it
+    } else {
+      keep_idle_connection(target, connection);
+    }
+    return static_cast<int>(reply.status);
+  }
+  return WSAENETDOWN;
+}
+
+int pull_descriptor(pid_t source, const Nonce& nonce, int* error) {
+  bool no_agent = false;
+  int connection = connect_to_agent(source, &no_agent, error);
+  if (connection < 0) {
+    // The source exited or called WSACleanup: what it kept is gone with it.
+    if (no_agent) *error = WSAEINVAL;
+    return -1;
+  }
+  bound_waits(connection);
+  int received = -1;
+  int status = send_message(connection, make_message(MessageType::kPull, nonce, 0), -1);
+  WireMessage reply;
+  bool truncated = false;
+  if (status != 0) {
+    status = translate_errno(status) == WSAEMFILE ? WSAEMFILE : WSAENETDOWN;
+  } else {
+    status = await_reply(connection, nonce, &reply, &received, &truncated);
+  }
+  if (status == 0 && reply.status != 0) status = static_cast<int>(reply.status);
+  if (status == 0 && (truncated || received < 0)) {
+    // Lent to us but not received (out of descriptors): give it back so the
+    // token stays good for another try.
+    send_message(connection,
+                 make_message(MessageType::kCommit, nonce, WSAEMFILE), -1);
+    await_reply(connection, nonce, &reply, &received, &truncated);
+    if (received >= 0) close(received);
+    received = -1;
+    status = WSAEMFILE;
+  }
+  if (status == 0) {
+    // Commit, and wait until the source has closed its own reference.
+    send_message(connection, make_message(MessageType::kCommit, nonce, 0), -1);
+    int ignored = -1;
+    await_reply(connection, nonce, &reply, &ignored, &truncated);
+    if (ignored >= 0) close(ignored);
+  }
+  close(connection);
+  if (status != 0) {
+    if (received >= 0) close(received);
+    *error = status;
+    return -1;
+  }
+  return received;
+}
+
+void close_cached_connections() {
+  std::deque<IdleConnection> idle;
+  {
+    std::lock_guard<std::mutex> lock(g_idle_mutex);
+    idle.swap(g_idle);
+  }
+  for (const IdleConnection& connection : idle) close(connection.descriptor);
+}
+
+std::mutex& idle_connections_mutex() { return g_idle_mutex; }
+
+void forget_cached_connections_after_fork() {
+  // The child closes its copies; the connections remain the parent's.
+  for (const IdleConnection& connection : g_idle) close(connection.descriptor);
+  g_idle.clear();
+}
+
+}  // namespace wsadup::detail
