@@ -174,6 +174,14 @@ void Agent::accept_connections() {
           send_message(refused, make_message(MessageType::kReply, Nonce{},
                                              WSAEMFILE),
                        -1);
+          // Drain the push if it is already here: closing a Unix socket with
+          // unread data resets the peer (ECONNRESET) before it reads the
+          // refusal. (The caller also reads the refusal after a reset, for a
+          // push that lands between this read and the close.)
+          WireMessage unread;
+          int dropped = -1;
+          receive_message(refused, &unread, &dropped, MSG_DONTWAIT);
+          if (dropped >= 0) close(dropped);
           close(refused);
         }
         reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);

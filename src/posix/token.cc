@@ -151,6 +151,13 @@ void encode(const TokenRecord& record, Info* info) {
   }
 }
 
+// The value of one szProtocol element: char is signed on most ABIs, so the
+// A structure's bytes above 127 must be read as unsigned.
+uint32_t unit_value(char unit) {
+  return static_cast<unsigned char>(unit);
+}
+uint32_t unit_value(WCHAR unit) { return unit; }
+
 template <typename Info>
 int decode(const Info& info, TokenRecord* record) {
   // The name must end before the record starts.
@@ -161,7 +168,7 @@ int decode(const Info& info, TokenRecord* record) {
   if (!terminated) return WSAEINVAL;
   uint8_t bytes[kRecordSize];
   for (size_t i = 0; i < kRecordSize; ++i) {
-    auto unit = static_cast<uint32_t>(info.szProtocol[kRecordIndex + i]);
+    uint32_t unit = unit_value(info.szProtocol[kRecordIndex + i]);
     if (unit > 0xff) return WSAEINVAL;
     bytes[i] = static_cast<uint8_t>(unit);
   }

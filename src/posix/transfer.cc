@@ -93,6 +93,21 @@ int await_reply(int connection, const Nonce& nonce, WireMessage* reply,
   return 0;
 }
 
+// The status of a refusal already queued on connection, or 0 if none.
+int read_refusal(int connection) {
+  WireMessage reply;
+  int received = -1;
+  ReceiveResult result =
+      receive_message(connection, &reply, &received, MSG_DONTWAIT);
+  if (received >= 0) close(received);
+  if (result == ReceiveResult::kMessage &&
+      reply.type == static_cast<uint16_t>(MessageType::kReply) &&
+      reply.nonce == Nonce{}) {
+    return static_cast<int>(reply.status);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
@@ -110,7 +125,11 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     }
     int sent = send_message(connection, push, descriptor);
     if (sent != 0) {
+      // An agent out of descriptors answers a new connection with a refusal
+      // and closes it, possibly before our push went out: read its reason.
+      int refusal = reused ? 0 : read_refusal(connection);
       close(connection);
+      if (refusal != 0) return refusal;
       if (reused && is_dead_connection_error(sent)) continue;
       return translate_errno(sent) == WSAEMFILE ? WSAEMFILE : WSAENETDOWN;
     }
@@ -120,8 +139,10 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     int status = await_reply(connection, nonce, &reply, &received, &truncated);
     if (received >= 0) close(received);  // replies to a push carry none
     if (status != 0) {
+      // A reset reported first may hide a queued refusal behind it.
+      int refusal = reused ? 0 : read_refusal(connection);
       close(connection);
-      return status;
+      return refusal != 0 ? refusal : status;
     }
     if (reply.nonce == Nonce{}) {
       close(connection);  // refused at accept; the agent closed it

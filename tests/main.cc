@@ -1,0 +1,21 @@
+// The conformance suite's entry point: run a helper when the command line
+// names one (the suite re-running itself as another process), else the
+// tests.
+#include <gtest/gtest.h>
+
+#include "harness/process.h"
+#include "support.h"
+
+int main(int argc, char** argv) {
+  // libuv creates a few process-wide descriptors the first time a loop
+  // starts, and keeps them for the life of the process. Start and stop once
+  // before anything counts descriptors, so each test (and each helper)
+  // measures only itself.
+  wsadup_test::warm_up_once();
+  int exit_code = 0;
+  if (wsadup_test::run_helper_from_command_line(argc, argv, &exit_code)) {
+    return exit_code;
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,107 @@
+// What every conformance test shares: a fixture that proves no descriptor
+// leaked, bounded socket I/O, loopback connections, and the scriptable peer
+// process. Written against the Winsock API, so it builds on both backends.
+#ifndef WSADUP_TESTS_SUPPORT_H
+#define WSADUP_TESTS_SUPPORT_H
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/platform.h"
+#include "harness/process.h"
+#include "wsadup/wsadup.h"
+
+namespace wsadup_test {
+
+#if defined(_WIN32)
+using SockLen = int;
+#else
+using SockLen = socklen_t;
+#endif
+
+// Starts and stops wsadup once, so that the process-wide descriptors libuv
+// creates on first use (and keeps) exist before anything is counted.
+void warm_up_once();
+
+// Every test ends by proving that it leaked no descriptor.
+class ConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { baseline_ = open_descriptor_count(); }
+  void TearDown() override {
+    EXPECT_EQ(open_descriptor_count(), baseline_)
+        << "the test leaked descriptors";
+  }
+
+ private:
+  size_t baseline_ = 0;
+};
+
+// WSAStartup(2.2) for the scope; WSACleanup at its end.
+class Session {
+ public:
+  Session();
+  ~Session();
+  bool ok() const { return status_ == 0; }
+
+ private:
+  int status_;
+};
+
+// Bounded socket I/O: false on timeout, error or end of stream.
+bool send_all(SOCKET s, const std::string& data);
+bool recv_exact(SOCKET s, size_t size, std::string* data,
+                int timeout_ms = kProcessTimeoutMs);
+// True when the peer closed: recv returns 0 within the timeout.
+bool sees_end_of_stream(SOCKET s, int timeout_ms = kProcessTimeoutMs);
+// True when nothing (not even end of stream) arrives within timeout_ms.
+bool stays_quiet(SOCKET s, int timeout_ms);
+
+// A connected TCP pair over loopback (family AF_INET or AF_INET6), both
+// created with WSASocket so the last WSACleanup closes them.
+struct TcpPair {
+  SOCKET client = INVALID_SOCKET;
+  SOCKET server = INVALID_SOCKET;
+};
+bool make_tcp_pair(int family, TcpPair* pair);
+// A listening TCP socket on loopback; *port gets its port.
+SOCKET make_listener(int family, unsigned short* port);
+SOCKET connect_to(int family, unsigned short port);
+// A UDP socket bound to loopback; *port gets its port.
+SOCKET make_udp(int family, unsigned short* port);
+bool send_udp(SOCKET s, int family, unsigned short port,
+              const std::string& data);
+
+// Token bytes as a frame, and back.
+std::string token_bytes(const WSAPROTOCOL_INFOA& info);
+std::string token_bytes(const WSAPROTOCOL_INFOW& info);
+bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOA* info);
+bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOW* info);
+
+// The scriptable peer: a real separate process running the "peer" helper.
+// Each call sends one command frame and returns the reply frame ("ok ...",
+// "err <code>"), or "" when the peer did not answer in time.
+class Peer {
+ public:
+  // init: whether the peer calls WSAStartup before it reports its pid.
+  static std::unique_ptr<Peer> start(bool init = true);
+  ~Peer();
+
+  uint32_t pid() const { return pid_; }
+  std::string call(const std::string& command,
+                   const std::string& payload = std::string());
+  // Asks the peer to check its own descriptors and exit; returns its exit
+  // code (0: clean, 3: it leaked descriptors).
+  int finish();
+  ChildProcess& process() { return *child_; }
+
+ private:
+  std::unique_ptr<ChildProcess> child_;
+  uint32_t pid_ = 0;
+};
+
+}  // namespace wsadup_test
+
+#endif  // WSADUP_TESTS_SUPPORT_H
