@@ -3,7 +3,9 @@
 // handle passing people use today (Node.js, Python), plus the data path,
 // WSAStartup cost, memory per pending token and the agent's idle CPU.
 //
-//   wsadup_bench            full run (about a minute on 2 cores)
+//   wsadup_bench            full run (about 25 s on 2 cores)
+//   --only=a,b              some parts only (see selected())
+//   --pin=none              no CPU pinning (see g_pin)
 //   wsadup_bench --smoke    tiny counts, checks every row runs (CI); the
 //                           numbers of a smoke run mean nothing
 //   WSADUP_BENCH_SMOKE=1    same as --smoke
@@ -15,6 +17,7 @@
 // named --role). Every wait between processes is bounded (kWaitMs).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -54,13 +57,13 @@ namespace {
 
 struct Settings {
   bool smoke = false;
-  int raw = 20000;          // row 1 handoffs
-  int push = 20000;         // row 2
-  int pull = 2000;          // row 3
-  int cold = 400;           // row 4 (one new target process each)
-  int node = 5000;          // row 5
-  int python = 2000;        // row 6
-  int curve_per_target = 4000;
+  int raw = 50000;          // row 1 handoffs
+  int push = 50000;         // row 2
+  int pull = 3000;          // row 3
+  int cold = 500;           // row 4 (one new target process each)
+  int node = 10000;         // row 5
+  int python = 3000;        // row 6
+  int curve_per_target = 10000;
   int warmup = 500;
   int startup = 1000;       // WSAStartup/WSACleanup cycles
   int self = 20000;         // in-process handoffs
@@ -91,6 +94,31 @@ Settings g;
 // --only=a,b,c runs only those parts (micro, raw, push, pull, cold, node,
 // python, curve, data, memory, idle); for profiling one part at a time.
 std::string g_only;
+
+// Latency rows run with every process on one CPU by default (--pin=none
+// turns it off): on this kind of VM a wake-up that crosses to an idle vCPU
+// costs ~60 us and lands on a random subset of handoffs, so unpinned p50s
+// are bimodal from run to run. Pinned, the numbers measure the software
+// path: system calls and context switches. The curve and the data path run
+// on all CPUs.
+bool g_pin = true;
+cpu_set_t g_all_cpus;
+
+void pin_to_one_cpu() {
+  if (!g_pin) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &g_all_cpus)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  sched_setaffinity(0, sizeof(one), &one);
+}
+
+void unpin() { sched_setaffinity(0, sizeof(g_all_cpus), &g_all_cpus); }
+
 bool selected(const char* part) {
   if (g_only.empty()) return true;
   std::string list = "," + g_only + ",";
@@ -468,6 +496,27 @@ void row_cold(int s) {
     done += n;
   }
   g_rows.push_back(row);
+
+  // The same first handoff on a new connection, but to a warm target: the
+  // source drops its cached connections (WSACleanup + WSAStartup, untimed)
+  // before each one. Row 4 less this row is the target process's own
+  // first-time cost (page faults, its agent thread's first allocation).
+  Row warm{"4b", "  new connection to a warm target (no cached connection)",
+           {}, 0, "", false};
+  Target target;
+  if (!target.start("push_target") || !target.ready(0)) {
+    warm.error = "could not start the target";
+  }
+  for (int i = 0; i < std::min(g.warmup, 20) + g.cold && warm.error.empty(); ++i) {
+    WSADATA data;
+    WSACleanup();
+    if (WSAStartup(MAKEWORD(2, 2), &data) != 0) warm.error = "WSAStartup failed";
+    uint64_t elapsed = 0;
+    if (warm.error.empty()) warm.error = wsadup_handoff(target, s, &elapsed);
+    if (i >= std::min(g.warmup, 20)) warm.samples.push_back(elapsed);
+  }
+  target.stop();
+  g_rows.push_back(warm);
 }
 
 // Parses "SAMPLES n n n ..." from a peer script's output.
@@ -584,20 +633,22 @@ void curve_row(const std::string& id, const std::string& name, int n,
   g_rows.push_back(row);
 }
 
-void rows_curve() {
-  for (int n : {1, 2, 4, 8}) {
+void rows_curve(const std::vector<int>& counts, const char* suffix,
+                const char* where) {
+  for (int n : counts) {
     curve_row<RawTarget>(
-        "C" + std::to_string(n), "raw SCM_RIGHTS, " + std::to_string(n) +
-                                     " target(s) at once, aggregate",
+        "C" + std::to_string(n) + suffix,
+        "raw SCM_RIGHTS, " + std::to_string(n) + " target(s) at once, " + where,
         n, [](RawTarget& t) { return t.start(SOCK_STREAM); }, raw_handoff,
         [](RawTarget& t) { t.stop(); });
   }
-  for (int n : {1, 2, 4, 8}) {
+  for (int n : counts) {
     curve_row<Target>(
-        "W" + std::to_string(n), "wsadup push, " + std::to_string(n) +
-                                     " target(s) at once, aggregate",
+        "W" + std::to_string(n) + suffix,
+        "wsadup push, " + std::to_string(n) + " target(s) at once, " + where,
         n, [](Target& t) { return t.start("push_target") && t.ready(0); },
-        wsadup_handoff, [](Target& t) { t.stop(); });
+        [](Target& t, int s, uint64_t* e) { return wsadup_handoff(t, s, e); },
+        [](Target& t) { t.stop(); });
   }
 }
 
@@ -812,6 +863,8 @@ void print_table(const std::string& node_version, const std::string& python_vers
   std::printf("machine: %s\n", machine_description().c_str());
   std::printf("peers:   node %s, %s\n", node_version.empty() ? "(missing)" : node_version.c_str(),
               python_version.empty() ? "python3 (missing)" : python_version.c_str());
+  std::printf("cpus:    %s\n", g_pin ? "every process pinned to one CPU, except rows C8* and W8* and the data path (all CPUs)"
+                                  : "nothing pinned (--pin=none)");
   std::printf("handoff = source makes the socket available, target holds a descriptor and its 1-byte ack is back at the source\n\n");
   std::printf("%-4s %-60s %7s %9s %9s %12s %8s %8s\n", "row", "handoff", "n", "p50 us",
               "p99 us", "handoffs/s", "p50/raw", "rate/raw");
@@ -831,7 +884,7 @@ void print_table(const std::string& node_version, const std::string& python_vers
     std::printf("%-4s %-60s %7zu %9.1f %9.1f %12.0f %8s %8s\n", row.id.c_str(),
                 row.name.c_str(), sorted.size(), p50, p99, rate, p50r, rater);
   }
-  std::printf("(p50/raw and rate/raw are against row 1 of this run; curve rows: p50/p99 per handoff, rate = all handoffs / wall time)\n\n");
+  std::printf("(p50/raw and rate/raw: against row 1 of this run. C*/W*: one source thread per target, closed loops; p50/p99 per handoff, rate = all handoffs / wall time)\n\n");
 
   std::printf("other measurements\n%s\n", std::string(124, '-').c_str());
   for (const Extra& item : g_extras) {
@@ -939,6 +992,8 @@ int driver_main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--smoke") == 0) {
       g.make_smoke();
+    } else if (std::strcmp(argv[i], "--pin=none") == 0) {
+      g_pin = false;
     } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
       g_only = argv[i] + 7;
     } else {
@@ -952,6 +1007,9 @@ int driver_main(int argc, char** argv) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+
+  sched_getaffinity(0, sizeof(g_all_cpus), &g_all_cpus);
+  pin_to_one_cpu();
 
   // In-process rows: Google Benchmark.
   benchmark::RegisterBenchmark("WSAStartupFirst+WSACleanupLast", BM_WSAStartupFirst)
@@ -1011,8 +1069,13 @@ int driver_main(int argc, char** argv) {
                "python_dupfd.py", g.python, &python_version);
   }
   if (selected("curve")) {
-    progress("throughput curve");
-    rows_curve();
+    progress("throughput curve, one CPU");
+    rows_curve({1, 2, 4, 8}, "", g_pin ? "one CPU" : "unpinned");
+  }
+  unpin();
+  if (selected("curve") && g_pin) {
+    progress("throughput curve, all CPUs");
+    rows_curve({8}, "*", "all CPUs");
   }
   if (selected("data")) {
     progress("data path");
