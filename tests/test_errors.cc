@@ -219,11 +219,7 @@ class DescriptorExhaustion {
   std::vector<int> fillers_;
 };
 
-// Disabled: about one run in sixteen the agent's second push after the
-// limit is restored still reports WSAEMFILE and one descriptor stays open.
-// Tracked in the issue notes; run with --gtest_also_run_disabled_tests.
-TEST_F(ImportErrors,
-       DISABLED_ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) {
+TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) {
   Session session;
   ASSERT_TRUE(session.ok());
   std::unique_ptr<Peer> source = Peer::start();

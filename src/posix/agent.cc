@@ -185,6 +185,10 @@ void Agent::accept_connections() {
           close(refused);
         }
         reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        // Linux's accept4 claims a descriptor before it looks at the queue,
+        // so EMFILE does not mean a connection waits: stop when none did,
+        // or this loop would spin until descriptors come back.
+        if (refused < 0) return;
         continue;
       }
       return;  // EAGAIN: the queue is empty.
