@@ -13,9 +13,10 @@ if [ -z "${WINEPREFIX:-}" ]; then
 fi
 : "${WINEDEBUG:=-all}"
 export WINEDEBUG
-# No display: keep Wine from trying to open windows or install Mono/Gecko.
+# No display, no Mono or Gecko installers, no desktop menu builder: none of
+# them is of use to a test, and each can outlive the program it came with.
 unset DISPLAY WAYLAND_DISPLAY
-: "${WINEDLLOVERRIDES:=mscoree,mshtml=}"
+: "${WINEDLLOVERRIDES:=mscoree,mshtml=;winemenubuilder.exe=d}"
 export WINEDLLOVERRIDES
 # Debian's "wine" starts wine64 for a 64-bit program when wine32 is absent.
 exec wine "$@"
