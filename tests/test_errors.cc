@@ -1,6 +1,7 @@
 // Errors, with Windows' codes and in Windows' order: the socket is checked
 // first, then the process id, then the output buffer. Bad tokens of every
 // kind get WSAEINVAL, leak nothing, and never consume a good token.
+#include <cstdio>
 #include <cstring>
 
 #if !defined(_WIN32)
@@ -52,8 +53,13 @@ TEST_F(DuplicateErrors, ProcessIdZeroOrNonexistentIsWSAEINVALBeforeTheBuffer) {
   uint32_t gone = peer->pid();
   ASSERT_EQ(peer->finish(), 0);
   WSAPROTOCOL_INFOA info;
-  EXPECT_EQ(WSADuplicateSocketA(s, gone, &info), SOCKET_ERROR);
-  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine duplicates for a process that has exited "
+                "(docs/conformance.md W3)\n");
+  } else {
+    EXPECT_EQ(WSADuplicateSocketA(s, gone, &info), SOCKET_ERROR);
+    EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  }
   EXPECT_EQ(closesocket(s), 0);
 }
 
@@ -155,7 +161,10 @@ TEST_F(ImportErrors, ATokenForAnotherProcessFailsAndTheRightfulTargetImportsIt) 
   WSAPROTOCOL_INFOA info;
   ASSERT_EQ(WSADuplicateSocketA(pair.server, peer->pid(), &info), 0);
   WSAPROTOCOL_INFOA stolen = info;
-  if (!running_under_wine()) {
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine imports a token in any process "
+                "(docs/conformance.md W2)\n");
+  } else {
     EXPECT_EQ(import_a(&stolen), INVALID_SOCKET);
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   }
@@ -176,7 +185,10 @@ TEST_F(ImportErrors, MismatchedFamilyOrTypeIsWSAEINVALAndKeepsTheToken) {
   ASSERT_NE(s, INVALID_SOCKET);
   WSAPROTOCOL_INFOA info;
   ASSERT_EQ(WSADuplicateSocketA(s, current_pid(), &info), 0);
-  if (!running_under_wine()) {
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine ignores af/type/protocol given with a "
+                "token (docs/conformance.md W4)\n");
+  } else {
     EXPECT_EQ(WSASocketA(AF_INET, SOCK_STREAM, FROM_PROTOCOL_INFO, &info, 0, 0),
               INVALID_SOCKET);
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);

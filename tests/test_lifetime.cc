@@ -2,6 +2,8 @@
 // last one closes, including the one an unredeemed token holds. The source
 // may close or exit as soon as WSADuplicateSocket returns (push path); a
 // target that had not called WSAStartup still imports (pull path).
+#include <cstdio>
+
 #include "support.h"
 
 namespace wsadup_test {
@@ -127,7 +129,13 @@ TEST_F(Lifetime, TargetWithoutWSAStartupImportsLaterThroughThePullPath) {
   ASSERT_TRUE(send_all(pair.client, "pulled"));
   EXPECT_EQ(peer->call("recv 0 6"), "ok pulled");
   // Pull tokens work once, too.
-  EXPECT_EQ(peer->call("import A", token), "err " + std::to_string(WSAEINVAL));
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine imports a token more than once "
+                "(docs/conformance.md W1)\n");
+  } else {
+    EXPECT_EQ(peer->call("import A", token),
+              "err " + std::to_string(WSAEINVAL));
+  }
   EXPECT_EQ(peer->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);

@@ -1,5 +1,7 @@
 // WSAStartup and WSACleanup: version negotiation, reference counting, the
 // thread's last error, and what the final WSACleanup closes.
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -64,7 +66,12 @@ TEST_F(Startup, EveryFunctionBeforeWSAStartupIsWSANOTINITIALISED) {
   WSASetLastError(0);
   EXPECT_EQ(WSADuplicateSocketA(INVALID_SOCKET, current_pid(), &info),
             SOCKET_ERROR);
-  EXPECT_EQ(WSAGetLastError(), WSANOTINITIALISED);
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine checks the socket before initialisation "
+                "(WSAENOTSOCK, docs/conformance.md W5)\n");
+  } else {
+    EXPECT_EQ(WSAGetLastError(), WSANOTINITIALISED);
+  }
   WSASetLastError(0);
   EXPECT_EQ(closesocket(INVALID_SOCKET), SOCKET_ERROR);
   EXPECT_EQ(WSAGetLastError(), WSANOTINITIALISED);
@@ -81,15 +88,23 @@ TEST_F(Startup, RepeatedStartupAndCleanupKeepTheDescriptorCountFlat) {
 }
 
 TEST_F(Startup, LastErrorIsPerThread) {
-  WSASetLastError(WSAEINVAL);
+  // The other thread starts first: creating a thread may itself reset the
+  // creating thread's last error (it does on Windows).
+  std::atomic<int> stage{0};
   int seen_in_other_thread = -1;
   std::thread other([&] {
+    while (stage.load() != 1) std::this_thread::yield();
     seen_in_other_thread = WSAGetLastError();
     WSASetLastError(WSAENOBUFS);
+    stage.store(2);
   });
+  WSASetLastError(WSAEINVAL);
+  stage.store(1);
+  while (stage.load() != 2) std::this_thread::yield();
+  int seen_here = WSAGetLastError();
   other.join();
   EXPECT_EQ(seen_in_other_thread, 0);
-  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  EXPECT_EQ(seen_here, WSAEINVAL);
 }
 
 TEST_F(Startup, FinalWSACleanupClosesEverySocketWsadupCreatedOrImported) {

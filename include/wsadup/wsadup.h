@@ -25,9 +25,13 @@ extern "C" {
 /* Extra flag for WSASocket: keep the new descriptor open across exec (POSIX).
  * Without it, wsadup's descriptors are close-on-exec, so that a received
  * socket never leaks into an unrelated child program. Windows sockets are
- * inheritable by default and the flag has no effect there. The value sits in
- * a bit that Winsock does not define. */
+ * inheritable by default and the flag is 0 there, so Winsock never sees an
+ * unknown bit. On POSIX the value sits in a bit Winsock does not define. */
+#if defined(_WIN32)
+#define WSADUP_FLAG_HANDLE_INHERIT 0u
+#else
 #define WSADUP_FLAG_HANDLE_INHERIT 0x40000000u
+#endif
 
 /* Size of the text form of a token made by wsadup_token_to_text, including
  * the terminating NUL. */
