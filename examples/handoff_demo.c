@@ -240,6 +240,18 @@ static void make_message(unsigned i, char* message) {
   }
 }
 
+/* A reply that never comes, or an end of stream that never comes (a socket
+ * some process still holds), is a failure after 10 s, not a hang. */
+static void bound_receive_wait(SOCKET s) {
+#if defined(_WIN32)
+  DWORD timeout = 10000;
+#else
+  struct timeval timeout = {10, 0};
+#endif
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char*)&timeout,
+             sizeof(timeout));
+}
+
 static int run_client(unsigned short port, unsigned count) {
   WSADATA data;
   struct sockaddr_in address;
@@ -258,6 +270,7 @@ static int run_client(unsigned short port, unsigned count) {
       char message[MESSAGE_SIZE];
       batch[i] = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, 0);
       make_message(first + i, message);
+      if (batch[i] != INVALID_SOCKET) bound_receive_wait(batch[i]);
       if (batch[i] == INVALID_SOCKET ||
           connect(batch[i], (struct sockaddr*)&address, sizeof(address)) != 0 ||
           send(batch[i], message, MESSAGE_SIZE, 0) != MESSAGE_SIZE) {

@@ -189,6 +189,17 @@ bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOW* info) {
   return true;
 }
 
+std::string duplicate_for(SOCKET s, uint32_t pid) {
+  WSAPROTOCOL_INFOA info;
+  if (WSADuplicateSocketA(s, pid, &info) != 0) return std::string();
+  return token_bytes(info);
+}
+
+SOCKET import_token(WSAPROTOCOL_INFOA* info) {
+  return WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                    info, 0, 0);
+}
+
 // ------------------------------------------------------------------ peer --
 
 std::unique_ptr<Peer> Peer::start(bool init) {
@@ -213,6 +224,15 @@ std::string Peer::call(const std::string& command, const std::string& payload) {
   std::string reply;
   if (!read_frame(*child_, &reply)) return std::string();
   return reply;
+}
+
+SOCKET Peer::connect_from_peer(SOCKET listener, int family,
+                               unsigned short port) {
+  std::string reply = call("connect " + std::to_string(family) + " " +
+                           std::to_string(port));
+  if (reply.compare(0, 3, "ok ") != 0) return INVALID_SOCKET;
+  if (!wait_readable(listener, kProcessTimeoutMs)) return INVALID_SOCKET;
+  return accept(listener, nullptr, nullptr);
 }
 
 int Peer::finish() {

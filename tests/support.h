@@ -80,6 +80,11 @@ std::string token_bytes(const WSAPROTOCOL_INFOW& info);
 bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOA* info);
 bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOW* info);
 
+// WSADuplicateSocketA for pid, as the token's raw bytes ("" on failure).
+std::string duplicate_for(SOCKET s, uint32_t pid);
+// WSASocketA(FROM_PROTOCOL_INFO x3, info, 0, 0).
+SOCKET import_token(WSAPROTOCOL_INFOA* info);
+
 // The scriptable peer: a real separate process running the "peer" helper.
 // Each call sends one command frame and returns the reply frame ("ok ...",
 // "err <code>"), or "" when the peer did not answer in time.
@@ -92,6 +97,9 @@ class Peer {
   uint32_t pid() const { return pid_; }
   std::string call(const std::string& command,
                    const std::string& payload = std::string());
+  // The peer connects to listener (on loopback, at port) as its socket 0;
+  // returns this side of the connection, or INVALID_SOCKET.
+  SOCKET connect_from_peer(SOCKET listener, int family, unsigned short port);
   // Asks the peer to check its own descriptors and exit; returns its exit
   // code (0: clean, 3: it leaked descriptors).
   int finish();

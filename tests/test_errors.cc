@@ -18,11 +18,6 @@ namespace {
 using DuplicateErrors = ConformanceTest;
 using ImportErrors = ConformanceTest;
 
-SOCKET import_a(WSAPROTOCOL_INFOA* info) {
-  return WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
-                    info, 0, 0);
-}
-
 TEST_F(DuplicateErrors, NotASocketIsWSAENOTSOCKAndIsCheckedFirst) {
   Session session;
   ASSERT_TRUE(session.ok());
@@ -80,7 +75,7 @@ TEST_F(ImportErrors, ZeroedTokenIsWSAEINVAL) {
   ASSERT_TRUE(session.ok());
   WSAPROTOCOL_INFOA info;
   std::memset(&info, 0, sizeof(info));
-  EXPECT_EQ(import_a(&info), INVALID_SOCKET);
+  EXPECT_EQ(import_token(&info), INVALID_SOCKET);
   EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   WSAPROTOCOL_INFOW wide;
   std::memset(&wide, 0, sizeof(wide));
@@ -109,7 +104,7 @@ TEST_F(ImportErrors, CorruptedTokenIsWSAEINVALAndTheGoodTokenStillImports) {
     }
     WSAPROTOCOL_INFOA bad = good;
     reinterpret_cast<unsigned char*>(&bad)[i] ^= 0x41;
-    ASSERT_EQ(import_a(&bad), INVALID_SOCKET) << "byte " << i;
+    ASSERT_EQ(import_token(&bad), INVALID_SOCKET) << "byte " << i;
     ASSERT_EQ(WSAGetLastError(), WSAEINVAL) << "byte " << i;
     ++tried;
   }
@@ -118,9 +113,9 @@ TEST_F(ImportErrors, CorruptedTokenIsWSAEINVALAndTheGoodTokenStillImports) {
   WSAPROTOCOL_INFOA truncated = good;
   std::memset(reinterpret_cast<char*>(&truncated) + sizeof(truncated) / 2, 0,
               sizeof(truncated) / 2);
-  EXPECT_EQ(import_a(&truncated), INVALID_SOCKET);
+  EXPECT_EQ(import_token(&truncated), INVALID_SOCKET);
   EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
-  SOCKET imported = import_a(&good);
+  SOCKET imported = import_token(&good);
   ASSERT_NE(imported, INVALID_SOCKET);
   ASSERT_TRUE(send_all(imported, "still-good"));
   std::string got;
@@ -140,12 +135,12 @@ TEST_F(ImportErrors, ATokenWorksOnceASecondImportIsWSAEINVAL) {
   WSAPROTOCOL_INFOA info;
   ASSERT_EQ(WSADuplicateSocketA(s, current_pid(), &info), 0);
   WSAPROTOCOL_INFOA replay = info;
-  SOCKET first = import_a(&info);
+  SOCKET first = import_token(&info);
   ASSERT_NE(first, INVALID_SOCKET);
   if (running_under_wine()) {
     GTEST_SKIP() << "Wine imports a token more than once (docs/conformance.md)";
   }
-  EXPECT_EQ(import_a(&replay), INVALID_SOCKET);
+  EXPECT_EQ(import_token(&replay), INVALID_SOCKET);
   EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   EXPECT_EQ(closesocket(first), 0);
   EXPECT_EQ(closesocket(s), 0);
@@ -165,7 +160,7 @@ TEST_F(ImportErrors, ATokenForAnotherProcessFailsAndTheRightfulTargetImportsIt) 
     std::printf("[ WINE SKIP ] Wine imports a token in any process "
                 "(docs/conformance.md W2)\n");
   } else {
-    EXPECT_EQ(import_a(&stolen), INVALID_SOCKET);
+    EXPECT_EQ(import_token(&stolen), INVALID_SOCKET);
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   }
   EXPECT_EQ(peer->call("import A", token_bytes(info)), "ok 0");
@@ -239,10 +234,7 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) 
   unsigned short port = 0;
   SOCKET listener = make_listener(AF_INET, &port);
   ASSERT_NE(listener, INVALID_SOCKET);
-  ASSERT_EQ(source->call("connect " + std::to_string(AF_INET) + " " +
-                         std::to_string(port)),
-            "ok 0");
-  SOCKET server = accept(listener, nullptr, nullptr);
+  SOCKET server = source->connect_from_peer(listener, AF_INET, port);
   ASSERT_NE(server, INVALID_SOCKET);
   std::string reply;
   {
@@ -255,7 +247,7 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) 
   ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
   WSAPROTOCOL_INFOA info;
   ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
-  SOCKET imported = import_a(&info);
+  SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET);
   ASSERT_TRUE(send_all(imported, "x"));
   std::string got;
@@ -276,10 +268,7 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPullIsWSAEMFILEAndKeepsTheToken) {
   ASSERT_TRUE(session.ok());
   SOCKET listener = make_listener(AF_INET, &port);
   ASSERT_NE(listener, INVALID_SOCKET);
-  ASSERT_EQ(source->call("connect " + std::to_string(AF_INET) + " " +
-                         std::to_string(port)),
-            "ok 0");
-  SOCKET server = accept(listener, nullptr, nullptr);
+  SOCKET server = source->connect_from_peer(listener, AF_INET, port);
   ASSERT_NE(server, INVALID_SOCKET);
   ASSERT_EQ(closesocket(listener), 0);
   // Make this process look uninitialised to the source: no agent listens.
@@ -295,13 +284,13 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPullIsWSAEMFILEAndKeepsTheToken) {
   SOCKET failed;
   {
     DescriptorExhaustion exhausted;
-    failed = import_a(&info);
+    failed = import_token(&info);
     int error = WSAGetLastError();
     exhausted.release();
     EXPECT_EQ(error, WSAEMFILE);
   }
   EXPECT_EQ(failed, INVALID_SOCKET);
-  SOCKET imported = import_a(&again);
+  SOCKET imported = import_token(&again);
   ASSERT_NE(imported, INVALID_SOCKET);
   ASSERT_TRUE(send_all(imported, "y"));
   std::string got;

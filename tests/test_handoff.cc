@@ -18,12 +18,6 @@ std::string family_name(const ::testing::TestParamInfo<int>& info) {
   return info.param == AF_INET ? "IPv4" : "IPv6";
 }
 
-std::string duplicate_for(SOCKET s, uint32_t pid) {
-  WSAPROTOCOL_INFOA info;
-  if (WSADuplicateSocketA(s, pid, &info) != 0) return std::string();
-  return token_bytes(info);
-}
-
 TEST_P(Handoff, ConnectedTcpSocketWorksInBothProcesses) {
   Session session;
   ASSERT_TRUE(session.ok());

@@ -15,12 +15,6 @@ using Lifetime = ConformanceTest;
 // negative check, never what the test waits on to proceed.
 constexpr int kQuietMs = 300;
 
-std::string duplicate_for(SOCKET s, uint32_t pid) {
-  WSAPROTOCOL_INFOA info;
-  if (WSADuplicateSocketA(s, pid, &info) != 0) return std::string();
-  return token_bytes(info);
-}
-
 TEST_F(Lifetime, ClosingTheSourceLeavesTheTargetWorking) {
   Session session;
   ASSERT_TRUE(session.ok());
@@ -94,10 +88,7 @@ TEST_F(Lifetime, TheSourceMayExitRightAfterWSADuplicateSocketReturns) {
   std::unique_ptr<Peer> source = Peer::start();
   std::unique_ptr<Peer> target = Peer::start();
   ASSERT_TRUE(source && target);
-  ASSERT_EQ(source->call("connect " + std::to_string(AF_INET) + " " +
-                         std::to_string(port)),
-            "ok 0");
-  SOCKET server = accept(listener, nullptr, nullptr);
+  SOCKET server = source->connect_from_peer(listener, AF_INET, port);
   ASSERT_NE(server, INVALID_SOCKET);
   std::string reply =
       source->call("duplicate 0 " + std::to_string(target->pid()));
@@ -153,10 +144,7 @@ TEST_F(Lifetime, PullTokenWhoseSourceExitedFailsPromptlyWithWSAEINVAL) {
   std::unique_ptr<Peer> source = Peer::start();
   std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
   ASSERT_TRUE(source && target);
-  ASSERT_EQ(source->call("connect " + std::to_string(AF_INET) + " " +
-                         std::to_string(port)),
-            "ok 0");
-  SOCKET server = accept(listener, nullptr, nullptr);
+  SOCKET server = source->connect_from_peer(listener, AF_INET, port);
   ASSERT_NE(server, INVALID_SOCKET);
   std::string reply =
       source->call("duplicate 0 " + std::to_string(target->pid()));

@@ -17,11 +17,6 @@ namespace {
 
 using Threads = ConformanceTest;
 
-SOCKET import_a(WSAPROTOCOL_INFOA* info) {
-  return WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
-                    info, 0, 0);
-}
-
 TEST_F(Threads, ManyThreadsDuplicatingAndImportingLoseNothing) {
   Session session;
   ASSERT_TRUE(session.ok());
@@ -41,7 +36,7 @@ TEST_F(Threads, ManyThreadsDuplicatingAndImportingLoseNothing) {
         WSAPROTOCOL_INFOA info;
         SOCKET imported = INVALID_SOCKET;
         if (WSADuplicateSocketA(pair.server, current_pid(), &info) == 0) {
-          imported = import_a(&info);
+          imported = import_token(&info);
         }
         std::string message = std::to_string(t * 1000 + round);
         std::string got;
@@ -79,7 +74,7 @@ TEST_F(Threads, ThreadsRacingForOneTokenExactlyOneWins) {
     for (int i = 0; i < kRacers; ++i) {
       racers.emplace_back([&, i] {
         WSAPROTOCOL_INFOA copy = info;
-        results[i] = import_a(&copy);
+        results[i] = import_token(&copy);
       });
     }
     for (std::thread& racer : racers) racer.join();
@@ -186,7 +181,7 @@ TEST_F(Fork, ChildIsASourceForItsParentAndDoesNotDisturbTheParentsAgent) {
   close(to_parent[0]);
   EXPECT_EQ(wait_child(child), 0);
   ASSERT_TRUE(got_token);
-  SOCKET imported = import_a(&info);
+  SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
   ASSERT_TRUE(send_all(imported, "from-child-token"));
   std::string got;
@@ -194,7 +189,7 @@ TEST_F(Fork, ChildIsASourceForItsParentAndDoesNotDisturbTheParentsAgent) {
   // The parent's agent still serves: a handoff to itself works after fork.
   WSAPROTOCOL_INFOA again;
   ASSERT_EQ(WSADuplicateSocketA(pair.server, current_pid(), &again), 0);
-  SOCKET second = import_a(&again);
+  SOCKET second = import_token(&again);
   EXPECT_NE(second, INVALID_SOCKET);
   EXPECT_EQ(closesocket(second), 0);
   EXPECT_EQ(closesocket(imported), 0);
@@ -215,7 +210,7 @@ TEST_F(Fork, ChildIsATargetOfItsParent) {
     close(to_child[1]);
     WSAPROTOCOL_INFOA token;
     if (!read_all_fd(to_child[0], &token, sizeof(token))) _exit(20);
-    SOCKET s = import_a(&token);
+    SOCKET s = import_token(&token);
     if (s == INVALID_SOCKET) _exit(21);
     bool ok = send_all(s, "child");
     closesocket(s);
