@@ -395,14 +395,4 @@ int Agent::add_pending(int descriptor, pid_t target_pid, const Nonce& nonce) {
   return 0;
 }
 
-size_t Agent::inbox_size() {
-  std::lock_guard<std::mutex> lock(tables_mutex_);
-  return inbox_.size();
-}
-
-size_t Agent::pending_size() {
-  std::lock_guard<std::mutex> lock(tables_mutex_);
-  return pending_.size();
-}
-
 }  // namespace wsadup::detail

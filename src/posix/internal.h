@@ -168,9 +168,6 @@ class Agent {
   // Winsock error (WSAENOBUFS past the bound, WSAEMFILE).
   int add_pending(int descriptor, pid_t target_pid, const Nonce& nonce);
 
-  size_t inbox_size();
-  size_t pending_size();
-
   // Lock held across fork() so the child sees consistent tables.
   std::mutex& table_mutex() { return tables_mutex_; }
 
