@@ -42,10 +42,12 @@ TEST_F(DuplicateErrors, ProcessIdZeroOrNonexistentIsWSAEINVALBeforeTheBuffer) {
   ASSERT_NE(s, INVALID_SOCKET);
   EXPECT_EQ(WSADuplicateSocketA(s, 0, nullptr), SOCKET_ERROR);
   EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
-  // A process that has exited and been reaped.
+  // A process that has exited and been reaped, after a handoff to it (so
+  // this process had a connection to it that it may have kept).
   std::unique_ptr<Peer> peer = Peer::start();
   ASSERT_TRUE(peer);
   uint32_t gone = peer->pid();
+  ASSERT_EQ(peer->call("import A", duplicate_for(s, gone)), "ok 0");
   ASSERT_EQ(peer->finish(), 0);
   WSAPROTOCOL_INFOA info;
   if (running_under_wine()) {
@@ -53,6 +55,8 @@ TEST_F(DuplicateErrors, ProcessIdZeroOrNonexistentIsWSAEINVALBeforeTheBuffer) {
                 "(docs/conformance.md W3)\n");
   } else {
     EXPECT_EQ(WSADuplicateSocketA(s, gone, &info), SOCKET_ERROR);
+    EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+    EXPECT_EQ(WSADuplicateSocketA(s, gone, nullptr), SOCKET_ERROR);
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   }
   EXPECT_EQ(closesocket(s), 0);

@@ -229,6 +229,51 @@ TEST_F(Fork, ChildIsATargetOfItsParent) {
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);
 }
+TEST_F(Fork, AForkedChildNeverRepeatsItsParentsTokens) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  // A handoff before fork, so whatever the parent keeps for its next tokens
+  // is there to be inherited.
+  WSAPROTOCOL_INFOA before;
+  ASSERT_EQ(WSADuplicateSocketA(pair.server, current_pid(), &before), 0);
+  SOCKET first = import_token(&before);
+  ASSERT_NE(first, INVALID_SOCKET) << WSAGetLastError();
+  int to_parent[2];
+  ASSERT_EQ(pipe(to_parent), 0);
+  pid_t parent = getpid();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(to_parent[0]);
+    WSAPROTOCOL_INFOA info;
+    int status = WSADuplicateSocketA(pair.server, static_cast<DWORD>(parent),
+                                     &info);
+    bool sent = status == 0 && write_all_fd(to_parent[1], &info, sizeof(info));
+    _exit(sent ? 0 : 10);
+  }
+  close(to_parent[1]);
+  WSAPROTOCOL_INFOA from_child;
+  bool got_token = read_all_fd(to_parent[0], &from_child, sizeof(from_child));
+  close(to_parent[0]);
+  EXPECT_EQ(wait_child(child), 0);
+  ASSERT_TRUE(got_token);
+  // The child's token waits in this process's inbox; the parent's next one
+  // goes to the same inbox and must not collide with it.
+  WSAPROTOCOL_INFOA after;
+  ASSERT_EQ(WSADuplicateSocketA(pair.server, current_pid(), &after), 0)
+      << WSAGetLastError();
+  SOCKET second = import_token(&from_child);
+  EXPECT_NE(second, INVALID_SOCKET) << WSAGetLastError();
+  SOCKET third = import_token(&after);
+  EXPECT_NE(third, INVALID_SOCKET) << WSAGetLastError();
+  if (second != INVALID_SOCKET) EXPECT_EQ(closesocket(second), 0);
+  if (third != INVALID_SOCKET) EXPECT_EQ(closesocket(third), 0);
+  EXPECT_EQ(closesocket(first), 0);
+  EXPECT_EQ(closesocket(pair.server), 0);
+  EXPECT_EQ(closesocket(pair.client), 0);
+}
 #endif
 
 }  // namespace

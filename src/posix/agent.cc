@@ -225,8 +225,10 @@ void Agent::on_connection_readable(uv_poll_t* handle, int status, int) {
 }
 
 void Agent::handle_message(Connection* connection) {
-  // Serve every message already queued, then go back to sleep.
-  for (;;) {
+  // One message a wake-up: a push is answered without a second recvmsg that
+  // would only say EAGAIN. The poll is level-triggered, so anything else
+  // queued wakes the loop again at once.
+  {
     WireMessage message;
     int received = -1;
     ReceiveResult result = receive_message(connection->descriptor, &message,
@@ -235,7 +237,7 @@ void Agent::handle_message(Connection* connection) {
     if (result == ReceiveResult::kRightsTruncated &&
         message.type == static_cast<uint16_t>(MessageType::kPush)) {
       reply(connection, message.nonce, WSAEMFILE, -1);
-      continue;
+      return;
     }
     if (result != ReceiveResult::kMessage) {
       // Closed, malformed, or an error: drop this connection only; the
@@ -260,7 +262,6 @@ void Agent::handle_message(Connection* connection) {
         close_connection(connection);
         return;
     }
-    if (connection->closing) return;  // dropped while replying
   }
 }
 

@@ -41,14 +41,6 @@ bool socket_kind(SOCKET s, int* family, int* type, int* protocol) {
   return true;
 }
 
-// Windows: "dwProcessId: the target process". 0, a pid that does not exist,
-// and one this user may not reach are all WSAEINVAL.
-bool process_reachable(DWORD pid) {
-  if (pid == 0 || pid > static_cast<DWORD>(INT32_MAX)) return false;
-  if (kill(static_cast<pid_t>(pid), 0) == 0) return true;
-  return errno == EPERM && geteuid() == 0;
-}
-
 // Applies the inheritance the caller asked for. Descriptors are
 // close-on-exec from birth; only an explicit request clears it.
 bool wants_inheritance(DWORD flags) {
@@ -81,7 +73,7 @@ SOCKET import_socket(int af, int type, int protocol, const Info* info,
       (type != FROM_PROTOCOL_INFO && type != record.socket_type) ||
       (protocol != FROM_PROTOCOL_INFO && protocol != 0 &&
        protocol != record.protocol) ||
-      record.target_pid != static_cast<uint32_t>(getpid())) {
+      record.target_pid != static_cast<uint32_t>(current_pid())) {
     // A token for another process is refused here without touching it, so
     // the rightful target can still import it.
     fail(WSAEINVAL);
@@ -139,13 +131,18 @@ int duplicate_socket(SOCKET s, DWORD pid, Info* info) {
                      &record.protocol)) {
       return fail(WSAENOTSOCK);
     }
-    if (!process_reachable(pid)) return fail(WSAEINVAL);
-    if (info == nullptr) return fail(WSAEFAULT);
-    record.source_pid = static_cast<uint32_t>(getpid());
+    if (!plausible_pid(pid)) return fail(WSAEINVAL);
+    if (info == nullptr) {
+      return fail(process_reachable(static_cast<pid_t>(pid)) ? WSAEFAULT
+                                                             : WSAEINVAL);
+    }
+    record.source_pid = static_cast<uint32_t>(current_pid());
     record.target_pid = pid;
     int status = make_nonce(&record.nonce);
     if (status != 0) return fail(status);
 
+    // push_descriptor checks that pid is a process this user may reach,
+    // unless a connection to its agent is already open.
     bool no_agent = false;
     status = push_descriptor(static_cast<pid_t>(pid), s, record.nonce,
                              &no_agent);

@@ -50,8 +50,10 @@ struct NonceHash {
   size_t operator()(const Nonce& nonce) const noexcept;
 };
 
-// Fills nonce with 128 random bits from the kernel. Returns 0 or a Winsock
-// error code.
+// Fills nonce with 128 random bits from the kernel, drawn from a per-thread
+// pool filled by one getrandom for several nonces and dropped in a forked
+// child (which must never repeat its parent's nonces). Returns 0 or a
+// Winsock error code.
 int make_nonce(Nonce* nonce);
 
 enum class MessageType : uint16_t {
@@ -105,6 +107,16 @@ ReceiveResult receive_message(int connection, WireMessage* message,
                               int* received, int recv_flags);
 
 // ------------------------------------------------------------ rendezvous --
+
+// Windows: "dwProcessId: the target process". 0 and values no pid can have
+// are WSAEINVAL before anything else is looked at.
+inline bool plausible_pid(uint32_t pid) {
+  return pid != 0 && pid <= static_cast<uint32_t>(INT32_MAX);
+}
+// True when pid is a live process this user may hand a socket to (root may
+// reach any). A pid that does not exist or belongs to another user when the
+// caller is not root: WSAEINVAL.
+bool process_reachable(pid_t pid);
 
 // Identity of the process at the other end of a Unix-domain connection, as
 // the kernel reports it.
@@ -220,7 +232,8 @@ class Agent {
 
 // Pushes descriptor into process target's inbox under nonce. Returns 0 once
 // the target's agent acknowledged it; *no_agent when target has no agent
-// (the caller falls back to pull); else a Winsock error code.
+// (the caller falls back to pull); WSAEINVAL when target is not a process
+// this user may reach; else a Winsock error code.
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent);
 
@@ -273,7 +286,16 @@ std::mutex& descriptor_table_mutex();
 // --------------------------------------------------------- process state --
 
 // True between the first successful WSAStartup and the last WSACleanup.
+// Lock-free: it is on every call's path.
 bool is_initialised();
+
+// This process's pid, cached (glibc's getpid is a system call) and renewed
+// in a forked child by the fork handlers. A child made by a raw clone(2)
+// that skips them must not call into wsadup before it execs.
+pid_t current_pid();
+// Counts the forks this process's line has gone through; per-thread caches
+// (the nonce pool) compare it to drop what a forked child inherited.
+uint64_t fork_generation();
 
 // Increments the reference count and starts the agent on the first call.
 int startup();

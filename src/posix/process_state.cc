@@ -3,13 +3,19 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "posix/internal.h"
 
 namespace wsadup::detail {
 namespace {
 
 std::mutex g_state_mutex;
-int g_startup_count = 0;
+int g_startup_count = 0;  // guarded by g_state_mutex
+// g_startup_count > 0, readable without the lock.
+std::atomic<bool> g_initialised{false};
+std::atomic<pid_t> g_pid{0};
+std::atomic<uint64_t> g_fork_generation{0};
 std::shared_ptr<Agent> g_agent;
 // Agents a forked child inherited. They are never run or destroyed there
 // (their thread exists only in the parent); kept reachable on purpose.
@@ -40,6 +46,8 @@ void after_fork_in_parent() {
 }
 
 void after_fork_in_child() {
+  g_pid.store(getpid(), std::memory_order_relaxed);
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
   descriptor_table_mutex().unlock();
   forget_cached_connections_after_fork();
   idle_connections_mutex().unlock();
@@ -60,23 +68,40 @@ void after_fork_in_child() {
   g_state_mutex.unlock();
 }
 
-}  // namespace
-
-bool is_initialised() {
-  std::lock_guard<std::mutex> lock(g_state_mutex);
-  return g_startup_count > 0;
-}
-
-int startup() {
+void install_fork_handlers() {
   std::call_once(g_fork_handlers_once, [] {
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
   });
+}
+
+}  // namespace
+
+bool is_initialised() { return g_initialised.load(std::memory_order_acquire); }
+
+pid_t current_pid() {
+  pid_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    // Handlers first: a fork after this point renews the cache in the child.
+    install_fork_handlers();
+    pid = getpid();
+    g_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
+uint64_t fork_generation() {
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+int startup() {
+  install_fork_handlers();
   std::lock_guard<std::mutex> lock(g_state_mutex);
   if (!g_agent) {
     int status = Agent::start(&g_agent);
     if (status != 0) return status;
   }
   ++g_startup_count;
+  g_initialised.store(true, std::memory_order_release);
   return 0;
 }
 
@@ -84,6 +109,7 @@ int cleanup() {
   std::lock_guard<std::mutex> lock(g_state_mutex);
   if (g_startup_count == 0) return WSANOTINITIALISED;
   if (--g_startup_count > 0) return 0;
+  g_initialised.store(false, std::memory_order_release);
   // The last WSACleanup: pending references end here, and every socket
   // wsadup created or imported is closed, as Windows resets them. The agent
   // stops under the lock, so a WSAStartup racing with it cannot bind the

@@ -18,15 +18,34 @@ size_t NonceHash::operator()(const Nonce& nonce) const noexcept {
 }
 
 int make_nonce(Nonce* nonce) {
-  size_t filled = 0;
-  while (filled < nonce->size()) {
-    ssize_t got = getrandom(nonce->data() + filled, nonce->size() - filled, 0);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return WSAENOBUFS;
+  // 16 nonces a getrandom. The pool is this thread's alone, and a forked
+  // child (whose fork generation differs) refills before drawing from it.
+  constexpr size_t kPoolNonces = 16;
+  struct Pool {
+    uint64_t generation = 0;
+    size_t used = kPoolNonces;
+    std::array<uint8_t, kPoolNonces * sizeof(Nonce)> bytes;
+  };
+  thread_local Pool pool;
+  uint64_t generation = fork_generation();
+  if (pool.used == kPoolNonces || pool.generation != generation) {
+    size_t filled = 0;
+    while (filled < pool.bytes.size()) {
+      ssize_t got = getrandom(pool.bytes.data() + filled,
+                              pool.bytes.size() - filled, 0);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return WSAENOBUFS;
+      }
+      filled += static_cast<size_t>(got);
     }
-    filled += static_cast<size_t>(got);
+    pool.generation = generation;
+    pool.used = 0;
   }
+  uint8_t* next = pool.bytes.data() + pool.used * sizeof(Nonce);
+  std::memcpy(nonce->data(), next, sizeof(Nonce));
+  std::memset(next, 0, sizeof(Nonce));  // each nonce is handed out once
+  ++pool.used;
   return 0;
 }
 
@@ -39,7 +58,7 @@ WireMessage make_message(MessageType type, const Nonce& nonce,
   message.length = sizeof(WireMessage);
   message.status = status;
   message.nonce = nonce;
-  message.source_pid = static_cast<uint32_t>(getpid());
+  message.source_pid = static_cast<uint32_t>(current_pid());
   return message;
 }
 
