@@ -29,6 +29,10 @@ using Faults = ConformanceTest;
 // negative check, never what a test waits on to proceed.
 constexpr int kQuietMs = 300;
 
+// A clear error comes back within this, on a loaded machine too (measured:
+// well under a millisecond). The library's own reply bound is 5 s.
+constexpr int kPromptMs = 1000;
+
 std::string error_reply(int code) { return "err " + std::to_string(code); }
 
 // The peer's socket s goes to the test's listener; returns this side.
@@ -319,9 +323,9 @@ TEST_F(Faults, SourceKilledWithAPullTokenPendingTheImportFailsPromptly) {
                   std::chrono::steady_clock::now() - started)
                   .count();
   EXPECT_EQ(imported, error_reply(WSAEINVAL));
-  // Below the library's 5 s reply bound: the import saw that nothing listens
-  // at the stale name, it did not time out waiting for an answer.
-  EXPECT_LT(took, 5000 * 1000) << "import took " << took << " us";
+  // Well below the library's 5 s reply bound: the import saw at once that
+  // nothing listens at the stale name; it did not wait for an answer.
+  EXPECT_LT(took, kPromptMs * 1000) << "import took " << took << " us";
   RecordProperty("import_after_source_sigkill_us", static_cast<int>(took));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(server), 0);
