@@ -153,8 +153,11 @@ static_assert(sizeof(RawMessage) == 40, "wire layout");
 
 // Connects to the agent listening at path and sends a PUSH carrying
 // descriptor under a nonce made from seed. Returns the connection (the reply
-// is left unread), or -1.
-int raw_push(const std::string& path, int descriptor, uint8_t seed) {
+// is left unread), or -1. With refuse_reply the client shuts its reading
+// side first, so the agent's reply fails (EPIPE) whenever the agent gets to
+// it.
+int raw_push(const std::string& path, int descriptor, uint8_t seed,
+             bool refuse_reply) {
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
   sockaddr_un address{};
@@ -178,6 +181,7 @@ int raw_push(const std::string& path, int descriptor, uint8_t seed) {
   rights->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(rights), &descriptor, sizeof(int));
   if (connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      (refuse_reply && shutdown(s, SHUT_RD) != 0) ||
       sendmsg(s, &message, MSG_NOSIGNAL) != sizeof(push)) {
     close(s);
     return -1;
@@ -240,7 +244,7 @@ WSADUP_TEST_HELPER(fault_raw_pusher) {
                          sizeof(address)) != 0) {
     return 3;
   }
-  int connection = raw_push(arguments[0], tcp, 9);
+  int connection = raw_push(arguments[0], tcp, 9, /*refuse_reply=*/false);
   if (connection < 0) return 4;
   // The agent's reply is queued here, and left unread.
   pollfd replied{connection, POLLIN, 0};
@@ -426,10 +430,11 @@ TEST_F(Faults, ClientClosingRightAfterAPushLeavesItPendingUntilWSACleanup) {
   ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
   TcpPair pair;
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
-  int connection = raw_push(directory.name_of(current_pid()), pair.client, 1);
+  int connection = raw_push(directory.name_of(current_pid()), pair.client, 1,
+                            /*refuse_reply=*/true);
   ASSERT_GE(connection, 0);
-  // Gone before the agent's reply: the agent's send fails (EPIPE), and it
-  // must not die of SIGPIPE. No source was told the push arrived, so no
+  // Gone before the agent's reply, which fails (EPIPE): the agent must not
+  // die of SIGPIPE. No source was told the push arrived, so no
   // token can name the descriptor: keeping it until WSACleanup or dropping it
   // at once are both sound; leaking it past WSACleanup is not.
   close(connection);
