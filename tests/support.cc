@@ -6,8 +6,19 @@
 #include <sstream>
 
 #if !defined(_WIN32)
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+extern char** environ;
 #endif
 
 namespace wsadup_test {
@@ -200,6 +211,39 @@ SOCKET import_token(WSAPROTOCOL_INFOA* info) {
                     info, 0, 0);
 }
 
+#if !defined(_WIN32)
+std::vector<int> open_descriptors() {
+  std::vector<int> found;
+#if defined(__linux__)
+  DIR* directory = opendir("/proc/self/fd");
+  if (directory == nullptr) return found;
+  int own = dirfd(directory);
+  while (dirent* entry = readdir(directory)) {
+    if (entry->d_name[0] == '.') continue;
+    int descriptor = std::atoi(entry->d_name);
+    if (descriptor != own) found.push_back(descriptor);
+  }
+  closedir(directory);
+#else
+  for (int descriptor = 0; descriptor < 4096; ++descriptor) {
+    if (fcntl(descriptor, F_GETFD) != -1) found.push_back(descriptor);
+  }
+#endif
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+namespace {
+// A static initialiser runs before main(), whose warm-up opens libuv's
+// process-wide descriptors: this is exactly what exec left open.
+const std::vector<int> g_descriptors_at_start = open_descriptors();
+}  // namespace
+
+const std::vector<int>& descriptors_open_at_start() {
+  return g_descriptors_at_start;
+}
+#endif
+
 // ------------------------------------------------------------------ peer --
 
 std::unique_ptr<Peer> Peer::start(bool init) {
@@ -267,6 +311,12 @@ class PeerProcess {
                                                  std::to_string(baseline));
         return now == baseline ? 0 : 3;
       }
+      if (verb == "exit_without_cleanup") {
+        // Answered first, so the test knows the command arrived; then a
+        // normal exit (static destructors, atexit) with WSAStartup in force.
+        helper_write_frame("ok");
+        std::exit(0);
+      }
       if (!helper_write_frame(handle(verb, words))) return 5;
     }
   }
@@ -295,7 +345,10 @@ class PeerProcess {
     }
     if (verb == "import") {
       std::string variant;
-      words >> variant;
+      std::string option;
+      words >> variant >> option;
+      DWORD flags = WSA_FLAG_OVERLAPPED;
+      if (option == "inherit") flags |= WSADUP_FLAG_HANDLE_INHERIT;
       std::string token;
       if (!helper_read_frame(&token)) return "err frame";
       SOCKET s;
@@ -303,12 +356,12 @@ class PeerProcess {
         WSAPROTOCOL_INFOW info;
         if (!token_from_bytes(token, &info)) return "err size";
         s = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
-                       FROM_PROTOCOL_INFO, &info, 0, WSA_FLAG_OVERLAPPED);
+                       FROM_PROTOCOL_INFO, &info, 0, flags);
       } else {
         WSAPROTOCOL_INFOA info;
         if (!token_from_bytes(token, &info)) return "err size";
         s = WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
-                       FROM_PROTOCOL_INFO, &info, 0, WSA_FLAG_OVERLAPPED);
+                       FROM_PROTOCOL_INFO, &info, 0, flags);
       }
       if (s == INVALID_SOCKET) return error(WSAGetLastError());
       return keep(s);
@@ -399,8 +452,101 @@ class PeerProcess {
     if (verb == "close") {
       return closesocket(at(words)) == 0 ? "ok" : error(WSAGetLastError());
     }
+#if !defined(_WIN32)
+    if (verb == "plant_stale_name") return plant_stale_name();
+    if (verb == "exec_probe") return exec_probe(at(words));
+#endif
     return "err unknown-command";
   }
+
+#if !defined(_WIN32)
+  // What a process that crashed while initialised leaves behind: a socket
+  // file at its rendezvous name with nothing listening. Needs
+  // WSADUP_RUNTIME_DIR, so that the name is known without the library.
+  static std::string plant_stale_name() {
+    const char* directory = std::getenv("WSADUP_RUNTIME_DIR");
+    if (directory == nullptr) return "err no-runtime-dir";
+    std::string path =
+        std::string(directory) + "/" + std::to_string(getpid()) + ".sock";
+    sockaddr_un address{};
+    if (path.size() >= sizeof(address.sun_path)) return "err path";
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0) return "err socket";
+    bool bound =
+        bind(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(s);
+    return bound ? "ok " + path : "err bind " + std::to_string(errno);
+  }
+
+  // Starts this executable as the fd_probe helper with posix_spawn, which
+  // runs no fork handlers (glibc's is a vfork-style clone): only
+  // close-on-exec keeps this process's descriptors out of the new program.
+  // Replies "ok extra=<descriptors> target=<open|closed> sent=<yes|no>":
+  // extra lists what the probe had at start beyond what this process itself
+  // was started with (which exec passes on again), target says whether the
+  // descriptor number of socket s was open in it, and sent whether the probe
+  // sent "x" through it.
+  static std::string exec_probe(SOCKET s) {
+    int output[2];
+    if (pipe2(output, O_CLOEXEC) != 0) return "err pipe";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, output[1], 1);
+    std::string executable = executable_path();
+    std::vector<std::string> words = {executable, "--wsadup-helper", "fd_probe",
+                                      std::to_string(s)};
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(&word[0]);
+    argv.push_back(nullptr);
+    pid_t child = -1;
+    int spawned = posix_spawn(&child, executable.c_str(), &actions, nullptr,
+                              argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(output[1]);
+    if (spawned != 0) {
+      close(output[0]);
+      return "err spawn " + std::to_string(spawned);
+    }
+    // The probe writes one line and exits: read to end of file, bounded.
+    std::string report;
+    char buffer[512];
+    for (;;) {
+      pollfd waiting{output[0], POLLIN, 0};
+      if (poll(&waiting, 1, kProcessTimeoutMs) <= 0) break;
+      ssize_t got = read(output[0], buffer, sizeof(buffer));
+      if (got <= 0) break;
+      report.append(buffer, static_cast<size_t>(got));
+    }
+    close(output[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return "err probe-exit " + std::to_string(status);
+    }
+    // report: "<descriptor> <descriptor> ... | sent=<yes|no>"
+    size_t bar = report.find('|');
+    if (bar == std::string::npos) return "err report " + report;
+    std::istringstream listed(report.substr(0, bar));
+    const std::vector<int>& mine = descriptors_open_at_start();
+    std::string extra;
+    bool target_open = false;
+    int descriptor;
+    while (listed >> descriptor) {
+      if (descriptor == static_cast<int>(s)) {
+        target_open = true;
+      } else if (!std::binary_search(mine.begin(), mine.end(), descriptor)) {
+        extra += (extra.empty() ? "" : ",") + std::to_string(descriptor);
+      }
+    }
+    return "ok extra=" + extra +
+           " target=" + (target_open ? "open" : "closed") + " " +
+           report.substr(bar + 2);
+  }
+#endif
 
   WSADATA data_;
   std::vector<SOCKET> sockets_;
@@ -414,3 +560,21 @@ WSADUP_TEST_HELPER(peer) {
   wsadup_test::PeerProcess peer;
   return peer.run(!arguments.empty() && arguments[0] == "init");
 }
+
+#if !defined(_WIN32)
+// The program a peer execs in exec_probe: lists the descriptors exec left
+// open in it, and sends "x" through the one named on its command line if
+// that is an open socket. Writes "<descriptor>... | sent=<yes|no>".
+WSADUP_TEST_HELPER(fd_probe) {
+  int target = arguments.empty() ? -1 : std::atoi(arguments[0].c_str());
+  std::string report;
+  bool target_open = false;
+  for (int descriptor : wsadup_test::descriptors_open_at_start()) {
+    report += std::to_string(descriptor) + " ";
+    if (descriptor == target) target_open = true;
+  }
+  bool sent = target_open && send(target, "x", 1, MSG_NOSIGNAL) == 1;
+  report += std::string("| sent=") + (sent ? "yes" : "no");
+  return wsadup_test::helper_write_raw(report.data(), report.size()) ? 0 : 1;
+}
+#endif

@@ -85,9 +85,27 @@ std::string duplicate_for(SOCKET s, uint32_t pid);
 // WSASocketA(FROM_PROTOCOL_INFO x3, info, 0, 0).
 SOCKET import_token(WSAPROTOCOL_INFOA* info);
 
+#if !defined(_WIN32)
+// The descriptors open in this process now, in ascending order.
+std::vector<int> open_descriptors();
+// The descriptors this process had when exec started it, recorded before
+// main() opened any of its own: what its parent let exec pass on.
+const std::vector<int>& descriptors_open_at_start();
+#endif
+
 // The scriptable peer: a real separate process running the "peer" helper.
 // Each call sends one command frame and returns the reply frame ("ok ...",
 // "err <code>"), or "" when the peer did not answer in time.
+//
+// Commands: startup, cleanup, import <A|W> [inherit] (token frame follows),
+// duplicate <i> <pid>, connect <family> <port>, accept <i>, send <i> <word>,
+// recv <i> <n>, eof <i>, close <i>, udp_send, udp_recv, getopt, would_block,
+// exit (WSACleanup, leak check, exit), exit_without_cleanup (answers, then
+// exits with WSAStartup still in force, as much Windows code does); POSIX
+// only: plant_stale_name (binds and abandons a socket at the rendezvous name
+// WSAStartup will want for this pid, as a crashed process leaves it),
+// exec_probe <i> (starts this executable with posix_spawn and reports which
+// descriptors exec passed to it, see support.cc).
 class Peer {
  public:
   // init: whether the peer calls WSAStartup before it reports its pid.

@@ -26,7 +26,13 @@ struct Agent::Connection {
   std::vector<Nonce> lent;  // pending entries sent here, not yet committed
 };
 
-Agent::~Agent() = default;
+// A process that exits while initialised (much Windows code never calls
+// its last WSACleanup; the system cleans up) destroys the agent from a static
+// destructor, with its loop thread still running. Destroying a joinable
+// std::thread aborts the process, so stop the agent as WSACleanup would: the
+// exit is clean and leaves no rendezvous name behind. After a WSACleanup,
+// stop() finds nothing left to do.
+Agent::~Agent() { stop(); }
 
 int Agent::start(std::shared_ptr<Agent>* agent) {
   std::shared_ptr<Agent> created(new Agent());

@@ -1,0 +1,826 @@
+// Faults: a process killed or gone at the worst moment, a client that
+// vanishes with a descriptor in flight, WSACleanup with tokens pending, stale
+// rendezvous names, exec, and fork with tokens pending. Each pending
+// reference ends where docs/design.md says it ends, nothing hangs, and every
+// process that survives proves it leaked no descriptor.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#if !defined(_WIN32)
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+#include "support.h"
+
+namespace wsadup_test {
+namespace {
+
+using Faults = ConformanceTest;
+
+// Long enough to see a wrongly delivered end of stream on loopback; only a
+// negative check, never what a test waits on to proceed.
+constexpr int kQuietMs = 300;
+
+// A clear error comes back within this, on a loaded machine too (measured:
+// well under a millisecond). The library's own reply bound is 5 s.
+constexpr int kPromptMs = 1000;
+
+std::string error_reply(int code) { return "err " + std::to_string(code); }
+
+// The peer's socket s goes to the test's listener; returns this side.
+SOCKET connection_from(Peer& peer, SOCKET listener, unsigned short port) {
+  return peer.connect_from_peer(listener, AF_INET, port);
+}
+
+// How a target goes away before importing its token.
+enum class Departure {
+  kCleanupThenExit,     // WSACleanup, its own leak check, exit
+  kExitWithoutCleanup,  // exit() with WSAStartup still in force
+  kKilled,              // SIGKILL / TerminateProcess
+};
+
+// Makes peer go away as asked; false (with a message) when it did not go
+// cleanly.
+::testing::AssertionResult depart(Peer& peer, Departure how) {
+  switch (how) {
+    case Departure::kCleanupThenExit: {
+      int code = peer.finish();
+      if (code == 3 && running_under_wine()) {
+        std::printf(
+            "[ WINE SKIP ] Wine's WSACleanup keeps a duplicated "
+            "handle the process never imported "
+            "(docs/conformance.md W6)\n");
+        code = 0;
+      }
+      if (code != 0) {
+        return ::testing::AssertionFailure() << "peer exit code " << code;
+      }
+      break;
+    }
+    case Departure::kExitWithoutCleanup: {
+      std::string reply = peer.call("exit_without_cleanup");
+      int code = peer.process().wait(kProcessTimeoutMs);
+      if (reply != "ok" || code != 0) {
+        return ::testing::AssertionFailure()
+               << "exit without WSACleanup: reply '" << reply << "', exit code "
+               << code << " (134: aborted)";
+      }
+      break;
+    }
+    case Departure::kKilled:
+      peer.process().kill();
+      break;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A handoff from this process to itself, with bytes through it.
+bool handoff_to_self_works() {
+  TcpPair pair;
+  if (!make_tcp_pair(AF_INET, &pair)) return false;
+  WSAPROTOCOL_INFOA info;
+  bool ok = WSADuplicateSocketA(pair.server, current_pid(), &info) == 0;
+  SOCKET imported = ok ? import_token(&info) : INVALID_SOCKET;
+  std::string got;
+  ok = imported != INVALID_SOCKET && send_all(imported, "self") &&
+       recv_exact(pair.client, 4, &got) && got == "self";
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  closesocket(pair.server);
+  closesocket(pair.client);
+  return ok;
+}
+
+// A handoff from this process to peer (which must be initialised), with
+// bytes through it; the peer closes its socket again.
+::testing::AssertionResult handoff_to_peer_works(Peer& peer) {
+  TcpPair pair;
+  if (!make_tcp_pair(AF_INET, &pair)) {
+    return ::testing::AssertionFailure() << "no tcp pair";
+  }
+  std::string token = duplicate_for(pair.server, peer.pid());
+  std::string imported =
+      token.empty() ? "duplicate failed " + std::to_string(WSAGetLastError())
+                    : peer.call("import A", token);
+  std::string index =
+      imported.compare(0, 3, "ok ") == 0 ? imported.substr(3) : std::string();
+  std::string got;
+  bool ok = !index.empty() && peer.call("send " + index + " peer") == "ok" &&
+            recv_exact(pair.client, 4, &got) && got == "peer" &&
+            peer.call("close " + index) == "ok";
+  closesocket(pair.server);
+  closesocket(pair.client);
+  if (!ok) return ::testing::AssertionFailure() << "import: " << imported;
+  return ::testing::AssertionSuccess();
+}
+
+#if !defined(_WIN32)
+// Points WSADUP_RUNTIME_DIR at a fresh private directory for the scope, so
+// the test sees every rendezvous name, and removes whatever names killed
+// processes left there.
+class PrivateRuntimeDirectory {
+ public:
+  PrivateRuntimeDirectory() {
+    if (const char* previous = std::getenv("WSADUP_RUNTIME_DIR")) {
+      previous_ = previous;
+      had_previous_ = true;
+    }
+    char pattern[] = "/tmp/wsadup-faults-XXXXXX";
+    if (mkdtemp(pattern) != nullptr) path_ = pattern;
+    setenv("WSADUP_RUNTIME_DIR", path_.c_str(), 1);
+  }
+  ~PrivateRuntimeDirectory() {
+    for (const std::string& name : names())
+      unlink((path_ + "/" + name).c_str());
+    rmdir(path_.c_str());
+    if (had_previous_) {
+      setenv("WSADUP_RUNTIME_DIR", previous_.c_str(), 1);
+    } else {
+      unsetenv("WSADUP_RUNTIME_DIR");
+    }
+  }
+  bool ok() const { return !path_.empty(); }
+  std::string name_of(uint32_t pid) const {
+    return path_ + "/" + std::to_string(pid) + ".sock";
+  }
+  // True when a socket file sits at pid's rendezvous name.
+  bool has_name(uint32_t pid) const {
+    struct stat status;
+    return lstat(name_of(pid).c_str(), &status) == 0 &&
+           S_ISSOCK(status.st_mode);
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> found;
+    if (DIR* directory = opendir(path_.c_str())) {
+      while (dirent* entry = readdir(directory)) {
+        if (entry->d_name[0] != '.') found.push_back(entry->d_name);
+      }
+      closedir(directory);
+    }
+    return found;
+  }
+
+ private:
+  std::string path_;
+  std::string previous_;
+  bool had_previous_ = false;
+};
+
+// The token's kind as its private record says (docs/design.md: record at
+// szProtocol[192], kind at record offset 5: 1 push, 2 pull).
+int token_kind(const std::string& token) {
+  WSAPROTOCOL_INFOA info;
+  if (!token_from_bytes(token, &info)) return -1;
+  return static_cast<unsigned char>(info.szProtocol[192 + 5]);
+}
+constexpr int kPushKind = 1;
+constexpr int kPullKind = 2;
+
+// A client that knows only the wire format (src/posix/internal.h): one
+// fixed-size message, here a PUSH.
+struct RawMessage {
+  uint32_t magic = 0x55445357;
+  uint16_t version = 1;
+  uint16_t type = 1;  // push
+  uint32_t length = 40;
+  uint32_t status = 0;
+  uint8_t nonce[16] = {};
+  uint32_t source_pid = 0;
+  uint32_t reserved = 0;
+};
+static_assert(sizeof(RawMessage) == 40, "wire layout");
+
+// Connects to the agent listening at path and sends a PUSH carrying
+// descriptor under a nonce made from seed. Returns the connection (the reply
+// is left unread), or -1. With refuse_reply the client shuts its reading
+// side first, so the agent's reply fails (EPIPE) whenever the agent gets to
+// it.
+int raw_push(const std::string& path, int descriptor, uint8_t seed,
+             bool refuse_reply) {
+  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  RawMessage push;
+  for (size_t i = 0; i < sizeof(push.nonce); ++i) {
+    push.nonce[i] = static_cast<uint8_t>(seed * 31 + i * 7 + 1);
+  }
+  push.source_pid = static_cast<uint32_t>(getpid());
+  iovec data{&push, sizeof(push)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  cmsghdr* rights = CMSG_FIRSTHDR(&message);
+  rights->cmsg_level = SOL_SOCKET;
+  rights->cmsg_type = SCM_RIGHTS;
+  rights->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(rights), &descriptor, sizeof(int));
+  if (connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      (refuse_reply && shutdown(s, SHUT_RD) != 0) ||
+      sendmsg(s, &message, MSG_NOSIGNAL) != sizeof(push)) {
+    close(s);
+    return -1;
+  }
+  return s;
+}
+
+// The raw client of the killed-pusher test: connects to port on loopback
+// with a plain socket, pushes that socket to the agent at path, waits until
+// the agent's reply is queued (without reading it), says "sent", and waits
+// to be killed.
+WSADUP_TEST_HELPER(fault_raw_pusher) {
+  if (arguments.size() != 2) return 2;
+  int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port =
+      htons(static_cast<unsigned short>(std::atoi(arguments[1].c_str())));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (tcp < 0 || connect(tcp, reinterpret_cast<sockaddr*>(&address),
+                         sizeof(address)) != 0) {
+    return 3;
+  }
+  int connection = raw_push(arguments[0], tcp, 9, /*refuse_reply=*/false);
+  if (connection < 0) return 4;
+  // The agent's reply is queued here, and left unread.
+  pollfd replied{connection, POLLIN, 0};
+  if (poll(&replied, 1, kProcessTimeoutMs) != 1) return 5;
+  if (!helper_write_frame("sent")) return 6;
+  std::string never;
+  helper_read_frame(&never);  // the test kills this process meanwhile
+  return 7;
+}
+#endif
+
+// ------------------------------------------------ 1. the source is killed --
+
+TEST_F(Faults, SourceKilledRightAfterAPushDuplicateTheTargetStillImports) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  std::unique_ptr<Peer> source = Peer::start();
+  ASSERT_TRUE(source);
+  SOCKET server = connection_from(*source, listener, port);
+  ASSERT_NE(server, INVALID_SOCKET);
+  std::string reply =
+      source->call("duplicate 0 " + std::to_string(current_pid()));
+  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
+  source->process().kill();
+  // The kill closed the source's own descriptor; the pushed one, already in
+  // this process, holds the connection open.
+  EXPECT_TRUE(stays_quiet(server, kQuietMs))
+      << "the pushed reference died with its source";
+  WSAPROTOCOL_INFOA info;
+  ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
+  SOCKET imported = import_token(&info);
+  ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
+  ASSERT_TRUE(send_all(imported, "after-kill"));
+  std::string got;
+  EXPECT_TRUE(recv_exact(server, 10, &got));
+  EXPECT_EQ(got, "after-kill");
+  ASSERT_TRUE(send_all(server, "back"));
+  EXPECT_TRUE(recv_exact(imported, 4, &got));
+  EXPECT_EQ(got, "back");
+  // This process held the last reference: closing it ends the stream.
+  EXPECT_EQ(closesocket(imported), 0);
+  EXPECT_TRUE(sees_end_of_stream(server));
+  EXPECT_EQ(closesocket(server), 0);
+  EXPECT_EQ(closesocket(listener), 0);
+}
+
+#if !defined(_WIN32)
+// POSIX only: Windows has no pull path.
+TEST_F(Faults, SourceKilledWithAPullTokenPendingTheImportFailsPromptly) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  std::unique_ptr<Peer> source = Peer::start();
+  std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+  ASSERT_TRUE(source && target);
+  SOCKET server = connection_from(*source, listener, port);
+  ASSERT_NE(server, INVALID_SOCKET);
+  std::string reply =
+      source->call("duplicate 0 " + std::to_string(target->pid()));
+  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
+  std::string token = reply.substr(3);
+  ASSERT_EQ(token_kind(token), kPullKind);
+  source->process().kill();
+  EXPECT_TRUE(directory.has_name(source->pid()))
+      << "expected the killed source's name to be left behind";
+  // The source's own descriptor and the one it kept for the token both died
+  // with it: the remote end sees the end of the stream.
+  EXPECT_TRUE(sees_end_of_stream(server)) << "a reference outlived the source";
+  ASSERT_EQ(target->call("startup"), "ok");
+  auto started = std::chrono::steady_clock::now();
+  std::string imported = target->call("import A", token);
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+  EXPECT_EQ(imported, error_reply(WSAEINVAL));
+  // Well below the library's 5 s reply bound: the import saw at once that
+  // nothing listens at the stale name; it did not wait for an answer.
+  EXPECT_LT(took, kPromptMs * 1000) << "import took " << took << " us";
+  RecordProperty("import_after_source_sigkill_us", static_cast<int>(took));
+  EXPECT_EQ(target->finish(), 0);
+  EXPECT_EQ(closesocket(server), 0);
+  EXPECT_EQ(closesocket(listener), 0);
+}
+#endif
+
+// -------------------------------- 2. the target goes before importing --
+
+// This process pushes a socket to the target, closes its own descriptor, and
+// the target goes away without importing: the reference in its inbox ends
+// with it, so the remote end sees the end of the stream.
+void push_target_departs_before_importing(Departure how) {
+#if !defined(_WIN32)
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+#endif
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> target = Peer::start();
+  ASSERT_TRUE(target);
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  std::string token = duplicate_for(pair.client, target->pid());
+  ASSERT_FALSE(token.empty()) << WSAGetLastError();
+  ASSERT_EQ(closesocket(pair.client), 0);
+  EXPECT_TRUE(stays_quiet(pair.server, kQuietMs))
+      << "the pushed reference is gone while the target lives";
+  uint32_t target_pid = target->pid();
+  ASSERT_TRUE(depart(*target, how));
+  EXPECT_TRUE(sees_end_of_stream(pair.server))
+      << "the reference in the departed target's inbox outlived it";
+#if !defined(_WIN32)
+  // Only a process that did not exit (was killed) leaves its name behind.
+  EXPECT_EQ(directory.has_name(target_pid), how == Departure::kKilled);
+#else
+  (void)target_pid;
+#endif
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_EQ(closesocket(pair.server), 0);
+}
+
+TEST_F(Faults, PushTargetThatCleansUpAndExitsBeforeImportingReleasesIt) {
+  push_target_departs_before_importing(Departure::kCleanupThenExit);
+}
+
+TEST_F(Faults, PushTargetThatExitsWithoutWSACleanupExitsCleanlyAndReleasesIt) {
+  push_target_departs_before_importing(Departure::kExitWithoutCleanup);
+}
+
+TEST_F(Faults, PushTargetKilledBeforeImportingReleasesIt) {
+  push_target_departs_before_importing(Departure::kKilled);
+}
+
+#if !defined(_WIN32)
+// This process keeps the descriptor for a pull token; the target goes away
+// without ever pulling. The design promises release at the source's last
+// WSACleanup (or its exit), not at the target's death.
+void pull_target_departs_before_importing(Departure how) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  WSADATA data;
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+  ASSERT_TRUE(target);
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  std::string token = duplicate_for(pair.client, target->pid());
+  ASSERT_FALSE(token.empty()) << WSAGetLastError();
+  ASSERT_EQ(token_kind(token), kPullKind);
+  ASSERT_EQ(closesocket(pair.client), 0);
+  EXPECT_TRUE(stays_quiet(pair.server, kQuietMs))
+      << "the pending reference is gone before the target went";
+  ASSERT_TRUE(depart(*target, how));
+  EXPECT_TRUE(handoff_to_self_works()) << "the agent stopped serving";
+  ASSERT_EQ(WSACleanup(), 0);
+  // pair.server came from accept(): the application's, still open.
+  EXPECT_TRUE(sees_end_of_stream(pair.server))
+      << "WSACleanup did not release the dead target's pending reference";
+  EXPECT_TRUE(directory.names().empty());
+  EXPECT_EQ(close(pair.server), 0);
+}
+
+TEST_F(Faults, PullTargetThatExitsBeforeImportingIsReleasedAtSourceCleanup) {
+  pull_target_departs_before_importing(Departure::kCleanupThenExit);
+}
+
+TEST_F(Faults, PullTargetKilledBeforeImportingIsReleasedAtSourceCleanup) {
+  pull_target_departs_before_importing(Departure::kKilled);
+}
+
+// ------------------ 3. a raw client vanishes with a descriptor in flight --
+
+TEST_F(Faults, ClientClosingRightAfterAPushLeavesItPendingUntilWSACleanup) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  WSADATA data;
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  int connection = raw_push(directory.name_of(current_pid()), pair.client, 1,
+                            /*refuse_reply=*/true);
+  ASSERT_GE(connection, 0);
+  // Gone before the agent's reply, which fails (EPIPE): the agent must not
+  // die of SIGPIPE. No source was told the push arrived, so no
+  // token can name the descriptor: keeping it until WSACleanup or dropping it
+  // at once are both sound; leaking it past WSACleanup is not.
+  close(connection);
+  ASSERT_EQ(closesocket(pair.client), 0);
+  std::unique_ptr<Peer> peer = Peer::start();
+  ASSERT_TRUE(peer);
+  EXPECT_TRUE(handoff_to_peer_works(*peer));
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_EQ(peer->finish(), 0);
+  ASSERT_EQ(WSACleanup(), 0);
+  EXPECT_TRUE(sees_end_of_stream(pair.server))
+      << "WSACleanup kept the vanished client's descriptor";
+  EXPECT_EQ(close(pair.server), 0);
+}
+
+TEST_F(Faults, ClientKilledAfterAPushLeavesItPendingUntilWSACleanup) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  WSADATA data;
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  std::unique_ptr<ChildProcess> pusher = ChildProcess::spawn(
+      "fault_raw_pusher",
+      {directory.name_of(current_pid()), std::to_string(port)});
+  ASSERT_TRUE(pusher);
+  pollfd waiting{static_cast<int>(listener), POLLIN, 0};
+  ASSERT_EQ(poll(&waiting, 1, kProcessTimeoutMs), 1) << "pusher never came";
+  int server = accept(static_cast<int>(listener), nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  std::string said;
+  ASSERT_TRUE(read_frame(*pusher, &said));
+  ASSERT_EQ(said, "sent");
+  // Killed with the agent's reply unread in its socket, and its own copy of
+  // the pushed socket closed by the kernel. To the agent this is a source
+  // that exited right after its push was acknowledged, which a source may
+  // do: the descriptor stays pending for its token until WSACleanup.
+  pusher->kill();
+  EXPECT_TRUE(stays_quiet(server, kQuietMs))
+      << "the agent dropped a descriptor it had received";
+  std::unique_ptr<Peer> peer = Peer::start();
+  ASSERT_TRUE(peer);
+  EXPECT_TRUE(handoff_to_peer_works(*peer));
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_EQ(peer->finish(), 0);
+  ASSERT_EQ(WSACleanup(), 0);  // also closes the listener wsadup created
+  EXPECT_TRUE(sees_end_of_stream(server))
+      << "WSACleanup kept the killed client's descriptor";
+  EXPECT_EQ(close(server), 0);
+}
+
+// --------------------- 4. WSACleanup with tokens pending, then WSAStartup --
+
+TEST_F(Faults, WSACleanupWithTokensPendingReleasesThemAndStartupServesAgain) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  std::unique_ptr<Peer> pusher = Peer::start();
+  std::unique_ptr<Peer> puller = Peer::start(/*init=*/false);
+  ASSERT_TRUE(pusher && puller);
+  size_t before = open_descriptor_count();
+  WSADATA data;
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  EXPECT_TRUE(directory.has_name(current_pid()));
+
+  // In the inbox, pushed by this process itself.
+  TcpPair self;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &self));
+  std::string self_token = duplicate_for(self.client, current_pid());
+  ASSERT_EQ(token_kind(self_token), kPushKind);
+  ASSERT_EQ(closesocket(self.client), 0);
+  // In the inbox, pushed by another process that then closed its own.
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  SOCKET pushed_server = connection_from(*pusher, listener, port);
+  ASSERT_NE(pushed_server, INVALID_SOCKET);
+  ASSERT_EQ(closesocket(listener), 0);
+  std::string reply =
+      pusher->call("duplicate 0 " + std::to_string(current_pid()));
+  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
+  std::string pushed_token = reply.substr(3);
+  ASSERT_EQ(pusher->call("close 0"), "ok");
+  // In the pending table, for a target with no agent yet.
+  TcpPair pulled;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pulled));
+  std::string pull_token = duplicate_for(pulled.client, puller->pid());
+  ASSERT_EQ(token_kind(pull_token), kPullKind);
+  ASSERT_EQ(closesocket(pulled.client), 0);
+  EXPECT_TRUE(stays_quiet(self.server, kQuietMs));
+  EXPECT_TRUE(stays_quiet(pushed_server, kQuietMs));
+  EXPECT_TRUE(stays_quiet(pulled.server, kQuietMs));
+
+  ASSERT_EQ(WSACleanup(), 0);
+  // Every pending reference ended: the remote ends see the end of stream.
+  EXPECT_TRUE(sees_end_of_stream(self.server)) << "inbox entry (self)";
+  EXPECT_TRUE(sees_end_of_stream(pushed_server)) << "inbox entry (peer)";
+  EXPECT_TRUE(sees_end_of_stream(pulled.server)) << "pending entry";
+  // Only the three accepted sockets (the application's) remain open.
+  EXPECT_EQ(open_descriptor_count(), before + 3);
+  EXPECT_FALSE(directory.has_name(current_pid())) << "name left after cleanup";
+
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  EXPECT_TRUE(directory.has_name(current_pid())) << "no name after restart";
+  // The old tokens are dead, cleanly.
+  WSAPROTOCOL_INFOA info;
+  ASSERT_TRUE(token_from_bytes(self_token, &info));
+  EXPECT_EQ(import_token(&info), INVALID_SOCKET);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  ASSERT_TRUE(token_from_bytes(pushed_token, &info));
+  EXPECT_EQ(import_token(&info), INVALID_SOCKET);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  ASSERT_EQ(puller->call("startup"), "ok");
+  EXPECT_EQ(puller->call("import A", pull_token), error_reply(WSAEINVAL));
+  // And fresh handoffs work, to itself and to other processes.
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_TRUE(handoff_to_peer_works(*puller));
+  EXPECT_TRUE(handoff_to_peer_works(*pusher));
+  EXPECT_EQ(pusher->finish(), 0);
+  EXPECT_EQ(puller->finish(), 0);
+  ASSERT_EQ(WSACleanup(), 0);
+  EXPECT_TRUE(directory.names().empty());
+  EXPECT_EQ(close(self.server), 0);
+  EXPECT_EQ(close(static_cast<int>(pushed_server)), 0);
+  EXPECT_EQ(close(pulled.server), 0);
+}
+
+// -------------------------------------------- 5. stale rendezvous names --
+
+TEST_F(Faults, StaleNameAtAProcesssOwnPidIsReplacedByItsWSAStartup) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> peer = Peer::start(/*init=*/false);
+  ASSERT_TRUE(peer);
+  // The peer leaves a socket file at exactly the name its own WSAStartup
+  // will want, with nothing listening: what a crash leaves behind.
+  std::string planted = peer->call("plant_stale_name");
+  ASSERT_EQ(planted, "ok " + directory.name_of(peer->pid()));
+  ASSERT_TRUE(directory.has_name(peer->pid()));
+  ASSERT_EQ(peer->call("startup"), "ok");
+  // Its agent now listens there: a handoff to it is a push, not the pull a
+  // source falls back to when nothing listens.
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  std::string token = duplicate_for(pair.server, peer->pid());
+  ASSERT_EQ(token_kind(token), kPushKind);
+  ASSERT_EQ(peer->call("import A", token), "ok 0");
+  ASSERT_EQ(peer->call("send 0 fresh"), "ok");
+  std::string got;
+  EXPECT_TRUE(recv_exact(pair.client, 5, &got));
+  EXPECT_EQ(got, "fresh");
+  // And it serves pulls at that name: it hands its socket to a target that
+  // has no agent, which pulls it from the peer.
+  std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+  ASSERT_TRUE(target);
+  std::string reply =
+      peer->call("duplicate 0 " + std::to_string(target->pid()));
+  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
+  ASSERT_EQ(token_kind(reply.substr(3)), kPullKind);
+  ASSERT_EQ(target->call("startup"), "ok");
+  ASSERT_EQ(target->call("import A", reply.substr(3)), "ok 0");
+  ASSERT_EQ(target->call("send 0 pulled"), "ok");
+  EXPECT_TRUE(recv_exact(pair.client, 6, &got));
+  EXPECT_EQ(got, "pulled");
+  EXPECT_EQ(target->finish(), 0);
+  EXPECT_EQ(peer->finish(), 0);
+  EXPECT_FALSE(directory.has_name(peer->pid()));
+  EXPECT_EQ(closesocket(pair.server), 0);
+  EXPECT_EQ(closesocket(pair.client), 0);
+}
+
+TEST_F(Faults, StaleNameOfAKilledProcessDoesNotDisturbOtherHandoffs) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> crashed = Peer::start();
+  std::unique_ptr<Peer> live = Peer::start();
+  ASSERT_TRUE(crashed && live);
+  uint32_t crashed_pid = crashed->pid();
+  crashed->process().kill();
+  ASSERT_TRUE(directory.has_name(crashed_pid))
+      << "expected the killed peer's name to be left behind";
+  EXPECT_TRUE(handoff_to_peer_works(*live));
+  EXPECT_TRUE(handoff_to_self_works());
+  // The dead pid itself is refused as Windows refuses it.
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  WSAPROTOCOL_INFOA info;
+  EXPECT_EQ(WSADuplicateSocketA(pair.server, crashed_pid, &info), SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  EXPECT_EQ(live->finish(), 0);
+  EXPECT_EQ(closesocket(pair.server), 0);
+  EXPECT_EQ(closesocket(pair.client), 0);
+}
+
+// --------------------------------------------------------------- 6. exec --
+
+// The peer imports a socket, keeps another unimported in its inbox, keeps a
+// third for a pull token, and has a cached connection to this process's
+// agent; then it execs a probe. Without WSADUP_FLAG_HANDLE_INHERIT nothing
+// of that, and nothing of its agent, reaches the probe.
+TEST_F(Faults, ExecPassesOnNoImportedSocketAndNoneOfTheAgentsDescriptors) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> peer = Peer::start();
+  std::unique_ptr<Peer> puller = Peer::start(/*init=*/false);
+  ASSERT_TRUE(peer && puller);
+  TcpPair imported;
+  TcpPair waiting;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &imported));
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &waiting));
+  ASSERT_EQ(peer->call("import A", duplicate_for(imported.client, peer->pid())),
+            "ok 0");
+  std::string waiting_token = duplicate_for(waiting.client, peer->pid());
+  ASSERT_FALSE(waiting_token.empty());
+  std::string reply =
+      peer->call("duplicate 0 " + std::to_string(puller->pid()));
+  ASSERT_EQ(token_kind(reply.substr(3)), kPullKind) << reply;
+  reply = peer->call("duplicate 0 " + std::to_string(current_pid()));
+  ASSERT_EQ(token_kind(reply.substr(3)), kPushKind) << reply;
+  // And a socket it created itself with WSASocket (default flags).
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  SOCKET created = connection_from(*peer, listener, port);
+  ASSERT_NE(created, INVALID_SOCKET);
+
+  EXPECT_EQ(peer->call("exec_probe 0"), "ok extra= target=closed sent=no");
+  EXPECT_EQ(peer->call("exec_probe 1"), "ok extra= target=closed sent=no");
+
+  EXPECT_EQ(peer->finish(), 0);
+  EXPECT_EQ(closesocket(created), 0);
+  EXPECT_EQ(closesocket(listener), 0);
+  EXPECT_EQ(puller->finish(), 0);
+  EXPECT_EQ(closesocket(imported.client), 0);
+  EXPECT_EQ(closesocket(imported.server), 0);
+  EXPECT_EQ(closesocket(waiting.client), 0);
+  EXPECT_EQ(closesocket(waiting.server), 0);
+}
+
+TEST_F(Faults, ExecPassesOnASocketImportedWithHandleInheritAndItWorks) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> peer = Peer::start();
+  ASSERT_TRUE(peer);
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  ASSERT_EQ(
+      peer->call("import A inherit", duplicate_for(pair.client, peer->pid())),
+      "ok 0");
+  ASSERT_EQ(closesocket(pair.client), 0);
+  // The exec'd program gets the socket and nothing else of wsadup's, and
+  // its byte arrives.
+  EXPECT_EQ(peer->call("exec_probe 0"), "ok extra= target=open sent=yes");
+  std::string got;
+  EXPECT_TRUE(recv_exact(pair.server, 1, &got));
+  EXPECT_EQ(got, "x");
+  // The probe's copy died with it; the peer's is the last.
+  EXPECT_EQ(peer->call("close 0"), "ok");
+  EXPECT_TRUE(sees_end_of_stream(pair.server));
+  EXPECT_EQ(peer->finish(), 0);
+  EXPECT_EQ(closesocket(pair.server), 0);
+}
+
+// --------------------------------------------------------------- 7. fork --
+
+bool write_fd(int fd, const void* data, size_t size) {
+  return write(fd, data, size) == static_cast<ssize_t>(size);
+}
+
+bool read_fd(int fd, void* data, size_t size) {
+  pollfd waiting{fd, POLLIN, 0};
+  if (poll(&waiting, 1, kProcessTimeoutMs) != 1) return false;
+  return read(fd, data, size) == static_cast<ssize_t>(size);
+}
+
+// A child forked while this process holds an inbox entry and a pull-pending
+// entry: it cannot redeem either, keeps no copy of either, and the parent
+// redeems both afterwards.
+TEST_F(Faults, ForkedChildCannotRedeemOrKeepItsParentsPendingTokens) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> puller = Peer::start(/*init=*/false);
+  ASSERT_TRUE(puller);
+  TcpPair pushed;
+  TcpPair pulled;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pushed));
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pulled));
+  WSAPROTOCOL_INFOA push_token;
+  ASSERT_EQ(WSADuplicateSocketA(pushed.client, current_pid(), &push_token), 0);
+  std::string pull_token = duplicate_for(pulled.client, puller->pid());
+  ASSERT_EQ(token_kind(pull_token), kPullKind);
+  WSAPROTOCOL_INFOA pull_info;
+  ASSERT_TRUE(token_from_bytes(pull_token, &pull_info));
+  // From here only the inbox and the pending table hold the two sockets.
+  ASSERT_EQ(closesocket(pushed.client), 0);
+  ASSERT_EQ(closesocket(pulled.client), 0);
+
+  int to_parent[2];
+  int to_child[2];
+  ASSERT_EQ(pipe(to_parent), 0);
+  ASSERT_EQ(pipe(to_child), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(to_parent[0]);
+    close(to_child[1]);
+    // Both tokens name another process: refused, whatever the child's
+    // memory says about its parent's tables, before and after it starts an
+    // agent of its own.
+    size_t at_start = open_descriptor_count();
+    int results[4];
+    results[0] =
+        import_token(&push_token) == INVALID_SOCKET ? WSAGetLastError() : 0;
+    results[1] =
+        import_token(&pull_info) == INVALID_SOCKET ? WSAGetLastError() : 0;
+    WSADATA data;
+    bool started = WSAStartup(MAKEWORD(2, 2), &data) == 0;
+    results[2] =
+        import_token(&push_token) == INVALID_SOCKET ? WSAGetLastError() : 0;
+    results[3] =
+        import_token(&pull_info) == INVALID_SOCKET ? WSAGetLastError() : 0;
+    // Two WSACleanups: one for the WSAStartup above, and the last one, for
+    // the WSAStartup the child inherited, which stops the child's own agent.
+    bool cleaned = started && WSACleanup() == 0 && WSACleanup() == 0;
+    int leaked =
+        static_cast<int>(open_descriptor_count()) - static_cast<int>(at_start);
+    int report[6] = {results[0], results[1],      results[2],
+                     results[3], cleaned ? 1 : 0, leaked};
+    write_fd(to_parent[1], report, sizeof(report));
+    // Stays alive, holding whatever it holds, while the parent checks.
+    char go;
+    read_fd(to_child[0], &go, 1);
+    _exit(0);
+  }
+  close(to_parent[1]);
+  close(to_child[0]);
+  int report[6] = {};
+  bool reported = read_fd(to_parent[0], report, sizeof(report));
+  EXPECT_TRUE(reported) << "the child did not report";
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(report[i], WSAEINVAL) << "attempt " << i;
+  EXPECT_EQ(report[4], 1) << "the child's WSAStartup/WSACleanup failed";
+  EXPECT_EQ(report[5], 0) << "the child leaked descriptors";
+
+  // The parent redeems both, and with the child still alive the remote ends
+  // see the end of stream when the redeemed sockets close: the child kept
+  // no copy of the inbox or pending descriptors.
+  SOCKET from_inbox = import_token(&push_token);
+  ASSERT_NE(from_inbox, INVALID_SOCKET) << WSAGetLastError();
+  ASSERT_TRUE(send_all(from_inbox, "inbox"));
+  std::string got;
+  EXPECT_TRUE(recv_exact(pushed.server, 5, &got));
+  EXPECT_EQ(closesocket(from_inbox), 0);
+  EXPECT_TRUE(sees_end_of_stream(pushed.server)) << "the child kept a copy";
+  ASSERT_EQ(puller->call("startup"), "ok");
+  ASSERT_EQ(puller->call("import A", pull_token), "ok 0");
+  ASSERT_EQ(puller->call("send 0 pulled"), "ok");
+  EXPECT_TRUE(recv_exact(pulled.server, 6, &got));
+  ASSERT_EQ(puller->call("close 0"), "ok");
+  EXPECT_TRUE(sees_end_of_stream(pulled.server)) << "the child kept a copy";
+  EXPECT_TRUE(handoff_to_self_works());
+
+  write_fd(to_child[1], "g", 1);
+  close(to_child[1]);
+  close(to_parent[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(puller->finish(), 0);
+  EXPECT_EQ(closesocket(pushed.server), 0);
+  EXPECT_EQ(closesocket(pulled.server), 0);
+}
+#endif
+
+}  // namespace
+}  // namespace wsadup_test
