@@ -6,6 +6,7 @@
 // connection whose target exited fails its send at once (EPIPE); the push is
 // then retried once on a fresh connection, which finds whether the pid has a
 // new agent, or none.
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -110,6 +111,11 @@ int read_refusal(int connection) {
 
 }  // namespace
 
+bool process_reachable(pid_t pid) {
+  if (kill(pid, 0) == 0) return true;
+  return errno == EPERM && geteuid() == 0;
+}
+
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent) {
   *no_agent = false;
@@ -118,6 +124,10 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     int connection = take_idle_connection(target);
     bool reused = connection >= 0;
     if (!reused) {
+      // A cached connection proves its target alive; a fresh one is only
+      // tried for a process this user may reach, which includes one whose
+      // cached connection just failed.
+      if (!process_reachable(target)) return WSAEINVAL;
       int error = 0;
       connection = connect_to_agent(target, no_agent, &error);
       if (connection < 0) return *no_agent ? 0 : error;
