@@ -247,13 +247,18 @@ const std::vector<int>& descriptors_open_at_start() {
 // ------------------------------------------------------------------ peer --
 
 std::unique_ptr<Peer> Peer::start(bool init) {
+  return adopt(ChildProcess::spawn("peer", {init ? "init" : "noinit"}));
+}
+
+std::unique_ptr<Peer> Peer::adopt(std::unique_ptr<ChildProcess> child,
+                                  std::string* greeting) {
+  if (!child) return nullptr;
   std::unique_ptr<Peer> peer(new Peer());
-  peer->child_ = ChildProcess::spawn("peer", {init ? "init" : "noinit"});
-  if (!peer->child_) return nullptr;
+  peer->child_ = std::move(child);
   std::string hello;
-  if (!read_frame(*peer->child_, &hello) || hello.compare(0, 4, "pid ") != 0) {
-    return nullptr;
-  }
+  bool greeted = read_frame(*peer->child_, &hello);
+  if (greeting != nullptr) *greeting = hello;
+  if (!greeted || hello.compare(0, 4, "pid ") != 0) return nullptr;
   peer->pid_ = static_cast<uint32_t>(std::strtoul(hello.c_str() + 4, nullptr, 10));
   return peer;
 }
@@ -448,6 +453,9 @@ class PeerProcess {
       bool blocked = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 #endif
       return blocked ? "ok" : "err " + std::to_string(n);
+    }
+    if (verb == "fds") {
+      return "ok " + std::to_string(open_descriptor_count());
     }
     if (verb == "close") {
       return closesocket(at(words)) == 0 ? "ok" : error(WSAGetLastError());

@@ -110,6 +110,12 @@ class Peer {
  public:
   // init: whether the peer calls WSAStartup before it reports its pid.
   static std::unique_ptr<Peer> start(bool init = true);
+  // A peer started by other means: child is a helper that ends up running
+  // the peer's command loop (after dropping privileges, say). Returns
+  // nullptr when its first frame is not the peer's "pid" greeting; *greeting
+  // then holds what it said instead.
+  static std::unique_ptr<Peer> adopt(std::unique_ptr<ChildProcess> child,
+                                     std::string* greeting = nullptr);
   ~Peer();
 
   uint32_t pid() const { return pid_; }

@@ -125,18 +125,35 @@ int own_rendezvous_directory(std::string* directory) {
   return 0;
 }
 
-int rendezvous_directory_of(pid_t pid, std::string* directory) {
+namespace {
+
+// The effective uid of process pid, or ours when it cannot be told. The
+// kernel keeps /proc/<pid> itself owned by that uid even for a process that
+// is not dumpable (unlike the files inside).
+uid_t process_owner(pid_t pid) {
 #if defined(__linux__)
   struct stat status;
   std::string proc_path = "/proc/" + std::to_string(pid);
-  if (stat(proc_path.c_str(), &status) == 0 && status.st_uid != geteuid()) {
+  if (stat(proc_path.c_str(), &status) == 0) return status.st_uid;
+#else
+  (void)pid;
+#endif
+  return geteuid();
+}
+
+}  // namespace
+
+int rendezvous_directory_of(pid_t pid, std::string* directory) {
+#if defined(__linux__)
+  uid_t owner = process_owner(pid);
+  if (owner != geteuid()) {
     // Only root reaches another user's directory; anyone else cannot hand a
     // socket across users.
     if (geteuid() != 0) return WSAEINVAL;
     DirectoryEnvironment environment;
     if (!read_process_environment(pid, &environment)) return WSAEINVAL;
-    std::string path = choose_directory(environment, status.st_uid);
-    if (!is_private_directory(path, status.st_uid)) return WSAEINVAL;
+    std::string path = choose_directory(environment, owner);
+    if (!is_private_directory(path, owner)) return WSAEINVAL;
     *directory = path;
     return 0;
   }
@@ -196,7 +213,12 @@ bool peer_process_still_alive(int connection) {
   socklen_t length = sizeof(pidfd);
   if (getsockopt(connection, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &length) !=
       0) {
-    return true;  // Kernel without SO_PEERPIDFD: SO_PEERCRED stands alone.
+    // Only a kernel without SO_PEERPIDFD (before 6.5) says ENOPROTOOPT;
+    // SO_PEERCRED then stands alone. Earlier kernels that have it (6.8, for
+    // one) refuse a pidfd for a listener whose process was reaped, with
+    // EINVAL: exactly the reused-pid case this check is for. (Newer ones
+    // return a pidfd of the dead process, which the signal below finds.)
+    return errno == ENOPROTOOPT;
   }
   long sent = syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0);
   int saved = errno;
@@ -213,6 +235,10 @@ bool peer_process_still_alive(int connection) {
 int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
   *no_agent = false;
   *error = 0;
+  // A process of another user can never pull from this one: it may not
+  // enter this user's directory. For it, no agent to push to is an error,
+  // not a reason to leave a pull token that no one could redeem.
+  bool other_user = process_owner(pid) != geteuid();
   std::string directory;
   int status = rendezvous_directory_of(pid, &directory);
   if (status != 0) {
@@ -241,7 +267,12 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
     int saved = errno;
     close(connection);
     if (saved == ENOENT || saved == ECONNREFUSED || saved == ENOTDIR) {
-      *no_agent = true;  // Not initialised, or a stale name left by a crash.
+      // Not initialised, or a stale name left by a crash.
+      if (other_user) {
+        *error = WSAEINVAL;
+      } else {
+        *no_agent = true;
+      }
     } else {
       *error = translate_errno(saved);
     }
@@ -254,7 +285,11 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
     // Whoever listens there is not the process asked for: send it nothing.
     // The pull path is still safe, since there the kernel checks the puller.
     close(connection);
-    *no_agent = true;
+    if (other_user) {
+      *error = WSAEINVAL;
+    } else {
+      *no_agent = true;
+    }
     return -1;
   }
   return connection;
