@@ -3,10 +3,19 @@
 // tests.
 #include <gtest/gtest.h>
 
+#if !defined(_WIN32)
+#include <signal.h>
+#endif
+
 #include "harness/process.h"
 #include "support.h"
 
 int main(int argc, char** argv) {
+#if !defined(_WIN32)
+  // A peer that died must fail the test that talks to it (a write error the
+  // harness reports), not kill the whole suite with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+#endif
   // libuv creates a few process-wide descriptors the first time a loop
   // starts, and keeps them for the life of the process. Start and stop once
   // before anything counts descriptors, so each test (and each helper)
