@@ -14,6 +14,18 @@
 #include "harness/process.h"
 #include "wsadup/wsadup.h"
 
+// ThreadSanitizer cannot follow a child of a multi-threaded process that
+// starts threads of its own (it dies with "starting new threads after
+// multi-threaded fork is not supported"); such a test skips itself there and
+// runs in every other build.
+#if defined(__SANITIZE_THREAD__)
+#define WSADUP_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WSADUP_TEST_UNDER_TSAN 1
+#endif
+#endif
+
 namespace wsadup_test {
 
 #if defined(_WIN32)

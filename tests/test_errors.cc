@@ -3,6 +3,8 @@
 // kind get WSAEINVAL, leak nothing, and never consume a good token.
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <random>
 
 #if !defined(_WIN32)
 #include <fcntl.h>
@@ -128,6 +130,54 @@ TEST_F(ImportErrors, CorruptedTokenIsWSAEINVALAndTheGoodTokenStillImports) {
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);
+}
+#endif
+
+#if !defined(_WIN32)
+// Tokens nobody made for this process: random bytes, random bytes behind a
+// good token's public fields (so the private record is what is judged), a
+// token saved from an earlier run of the library (tests/data), and this
+// process's own token replayed after its agent restarted.
+TEST_F(ImportErrors, RandomTokensAndTokensFromAnotherRunAreWSAEINVAL) {
+  WSADATA data;
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  ASSERT_NE(s, INVALID_SOCKET);
+  WSAPROTOCOL_INFOA good;
+  ASSERT_EQ(WSADuplicateSocketA(s, current_pid(), &good), 0);
+  const size_t record_start = offsetof(WSAPROTOCOL_INFOA, szProtocol) + 192;
+  std::mt19937_64 random(20261121);
+  int refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    WSAPROTOCOL_INFOA bad = good;
+    unsigned char* bytes = reinterpret_cast<unsigned char*>(&bad);
+    size_t from = i % 2 == 0 ? 0 : record_start;
+    size_t to = i % 2 == 0 ? sizeof(bad) : record_start + 48;
+    for (size_t b = from; b < to; ++b) {
+      bytes[b] = static_cast<unsigned char>(random());
+    }
+    if (import_token(&bad) == INVALID_SOCKET &&
+        WSAGetLastError() == WSAEINVAL) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 20000);
+
+  std::ifstream saved(WSADUP_TEST_DATA_DIR "/push_token_from_another_run.txt");
+  std::string text;
+  ASSERT_TRUE(std::getline(saved, text)) << "tests/data is missing";
+  WSAPROTOCOL_INFOA foreign;
+  ASSERT_EQ(wsadup_token_from_text(text.c_str(), &foreign, sizeof(foreign)),
+            0);
+  EXPECT_EQ(import_token(&foreign), INVALID_SOCKET);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+
+  // The last WSACleanup ends the run: its inbox, and s, are gone.
+  ASSERT_EQ(WSACleanup(), 0);
+  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  EXPECT_EQ(import_token(&good), INVALID_SOCKET);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  ASSERT_EQ(WSACleanup(), 0);
 }
 #endif
 
