@@ -141,6 +141,25 @@ void token_seeds() {
   Bytes kind_fields = {2, 0, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0};  // TCP/IPv4
   write("token", "round_trip_pull_tcp4", mode(4, cat({fields, kind_fields})));
   write("token", "round_trip_pid_zero", mode(4, {0}));
+
+  // Modes 5 and 6: the target makes the checksum right.
+  write("token", "fixed_a_push_tcp4", mode(5, bytes_of(push_tcp4)));
+  write("token", "fixed_w_pull_tcp6", mode(6, bytes_of(pull_tcp6)));
+  WSAPROTOCOL_INFOA bad_kind = push_tcp4;
+  bad_kind.szProtocol[192 + 5] = 3;
+  write("token", "fixed_a_kind_3", mode(5, bytes_of(bad_kind)));
+  WSAPROTOCOL_INFOA other_family = push_tcp4;
+  other_family.iAddressFamily = AF_INET6;
+  write("token", "fixed_a_family_disagrees", mode(5, bytes_of(other_family)));
+  WSAPROTOCOL_INFOA no_target = push_tcp4;
+  std::memset(&no_target.szProtocol[192 + 12], 0, 4);
+  write("token", "fixed_a_target_pid_zero", mode(5, bytes_of(no_target)));
+  WSAPROTOCOL_INFOA bad_magic = push_tcp4;
+  bad_magic.szProtocol[192] = 'X';
+  write("token", "fixed_a_bad_magic", mode(5, bytes_of(bad_magic)));
+  WSAPROTOCOL_INFOW high_unit = pull_tcp6;
+  high_unit.szProtocol[192 + 20] = 0x1ff;
+  write("token", "fixed_w_record_unit_above_255", mode(6, bytes_of(high_unit)));
 }
 
 // ----------------------------------------------------------------- wire --

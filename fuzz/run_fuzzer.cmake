@@ -35,14 +35,11 @@ execute_process(
   OUTPUT_FILE "${WORK}/fuzz.log"
   ERROR_FILE "${WORK}/fuzz.log")
 
-file(STRINGS "${WORK}/fuzz.log" lines)
-set(summary "")
-foreach(line IN LISTS lines)
-  if(line MATCHES "^#[0-9]+.*(INITED|DONE)" OR line MATCHES "^stat::" OR
-     line MATCHES "^Done [0-9]+ runs")
-    string(APPEND summary "${line}\n")
-  endif()
-endforeach()
+# Filtered line by line as it is read: the log has unbalanced brackets,
+# which a CMake list of all its lines would not survive.
+file(STRINGS "${WORK}/fuzz.log" summary
+  REGEX "^(#[0-9]+.*(INITED|DONE)|stat::|Done [0-9]+ runs)")
+list(JOIN summary "\n" summary)
 file(GLOB corpus_files "${WORK}/corpus/*")
 list(LENGTH corpus_files corpus_size)
 get_filename_component(name "${FUZZER}" NAME)
@@ -50,13 +47,13 @@ message("${name}: ${SECONDS} s, corpus ${corpus_size} inputs after the run\n"
         "${summary}")
 
 if(NOT result EQUAL 0)
-  list(LENGTH lines count)
-  math(EXPR first "${count} - 60")
-  if(first LESS 0)
-    set(first 0)
+  file(READ "${WORK}/fuzz.log" log)
+  string(LENGTH "${log}" length)
+  set(start 0)
+  if(length GREATER 8000)
+    math(EXPR start "${length} - 8000")
   endif()
-  list(SUBLIST lines ${first} -1 tail)
-  list(JOIN tail "\n" tail)
+  string(SUBSTRING "${log}" ${start} -1 tail)
   file(GLOB artifacts "${WORK}/artifacts/*")
   message(FATAL_ERROR
     "${name} failed (exit ${result}). End of ${WORK}/fuzz.log:\n${tail}\n"
