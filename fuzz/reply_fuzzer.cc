@@ -10,9 +10,10 @@
 // Input: one byte (bit 0: the caller pulls rather than pushes), then packets
 // (see fuzz_support.h), the answers, 8 at most. Flag bit 0: send the next
 // answer at once instead of waiting for what the caller does with this one
-// (how an agent's refusal can already be queued behind a reset). Flag bit 1:
-// the caller is out of descriptors (RLIMIT_NOFILE lowered) while it reads
-// this answer, so an attached descriptor cannot be installed (MSG_CTRUNC).
+// (how an agent's refusal can already be queued behind a reset). Flag bit 1,
+// on the first answer of a group: the caller is out of descriptors
+// (RLIMIT_NOFILE lowered) while it reads the group, so an attached
+// descriptor cannot be installed (MSG_CTRUNC).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -183,7 +184,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rlimit saved{};
   bool starving = false;
   for (size_t i = 0; i < packets.size(); ++i) {
-    if ((packets[i].flags & 2) != 0 && !starving) {
+    // Only at the start of a group: inside one, the caller may still be
+    // reading an earlier answer, which would then be starved by chance.
+    bool group_start = i == 0 || (packets[i - 1].flags & 1) == 0;
+    if ((packets[i].flags & 2) != 0 && group_start) {
       FUZZ_CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
       rlimit lowered = saved;
       lowered.rlim_cur =
