@@ -52,7 +52,14 @@ struct Fixture {
   size_t baseline = 0;
 };
 
-void remove_fixture();
+// Runs at exit, after the fixture itself may be gone: it finds the names
+// from the environment and the pid, not from the fixture.
+void remove_fixture() {
+  const char* directory = std::getenv("WSADUP_RUNTIME_DIR");
+  if (directory == nullptr) return;
+  unlink(wsadup_fuzz::rendezvous_name(directory, getpid()).c_str());
+  rmdir(directory);
+}
 
 const Fixture& fixture() {
   static const Fixture made = [] {
@@ -78,13 +85,6 @@ const Fixture& fixture() {
     return result;
   }();
   return made;
-}
-
-void remove_fixture() {
-  const Fixture& fix = fixture();
-  unlink(fix.listener_path.c_str());
-  const char* directory = std::getenv("WSADUP_RUNTIME_DIR");
-  if (directory != nullptr) rmdir(directory);
 }
 
 // An answer the caller's parser takes as the reply to its request: one
