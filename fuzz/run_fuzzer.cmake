@@ -3,7 +3,7 @@
 # crash, a broken invariant, a hang or an out-of-memory.
 #
 #   cmake -DFUZZER=<binary> -DCORPUS=<seed dir> -DWORK=<scratch dir>
-#         -DSECONDS=<n> -P run_fuzzer.cmake
+#         -DSECONDS=<n> [-DDICTIONARY=<file>] -P run_fuzzer.cmake
 #
 # The fuzzer's own output goes to <WORK>/fuzz.log; the summary is printed,
 # and on failure so is the end of the log and the saved input to reproduce
@@ -13,6 +13,14 @@ foreach(variable FUZZER CORPUS WORK SECONDS)
     message(FATAL_ERROR "run_fuzzer.cmake needs -D${variable}=...")
   endif()
 endforeach()
+
+# A dictionary beside the corpus (fuzz/<target>.dict) gives the fuzzer the
+# words it cannot guess: the magic, the message headers, the nonces that the
+# targets' fixed entries use.
+set(dictionary "")
+if(DEFINED DICTIONARY AND EXISTS "${DICTIONARY}")
+  set(dictionary "-dict=${DICTIONARY}")
+endif()
 
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/corpus" "${WORK}/artifacts")
@@ -29,6 +37,7 @@ execute_process(
     -rss_limit_mb=2048
     -max_len=2048
     -print_final_stats=1
+    ${dictionary}
     "-artifact_prefix=${WORK}/artifacts/"
     "${WORK}/corpus"
   RESULT_VARIABLE result
