@@ -331,6 +331,14 @@ void reply_seeds() {
         cat({push_mode, packet(kOneDescriptor, ok)}));
   write("reply", "push_wrong_nonce",
         cat({push_mode, packet(kNoDescriptor, wrong_nonce)}));
+  write("reply", "push_unknown_status",
+        cat({push_mode,
+             packet(kNoDescriptor,
+                    message(MessageType::kReply, kCallerNonce, 424242))}));
+  write("reply", "pull_unknown_status",
+        cat({pull_mode,
+             packet(kNoDescriptor,
+                    message(MessageType::kReply, kCallerNonce, 424242))}));
   write("reply", "push_no_answer", push_mode);
   write("reply", "push_empty_answer", cat({push_mode, packet(0, Bytes{})}));
 

@@ -10,6 +10,8 @@
 // outside the display name is refused. None of it is a secret: the kernel's
 // credential checks decide who may receive the descriptor.
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "posix/internal.h"
 
@@ -72,7 +74,8 @@ PublicFields public_fields_for(int family, int type) {
   } else if (family == AF_UNIX) {
     fields.provider = kUnixProvider;
     fields.catalog_entry = 1007;
-    fields.service_flags = kStreamServiceFlags & ~XP1_EXPEDITED_DATA;
+    fields.service_flags =
+        kStreamServiceFlags & ~static_cast<uint32_t>(XP1_EXPEDITED_DATA);
     fields.max_address = 110;  // Windows' sizeof(SOCKADDR_UN)
     fields.min_address = 2;
     fields.message_size = 0;
@@ -109,6 +112,14 @@ uint32_t checksum(const void* public_fields, const uint8_t* record) {
   return hash;
 }
 
+// One szProtocol element holding the byte value b (CHAR or WCHAR).
+template <typename Info>
+auto protocol_unit(uint8_t b) {
+  using Unit =
+      std::remove_reference_t<decltype(std::declval<Info>().szProtocol[0])>;
+  return static_cast<Unit>(b);
+}
+
 template <typename Info>
 void encode(const TokenRecord& record, Info* info) {
   std::memset(info, 0, sizeof(*info));
@@ -132,7 +143,8 @@ void encode(const TokenRecord& record, Info* info) {
   // Reserved for the provider, as on Windows; here a short tag of the token.
   info->dwProviderReserved = get32(record.nonce.data());
   for (size_t i = 0; fields.name[i] != '\0'; ++i) {
-    info->szProtocol[i] = static_cast<unsigned char>(fields.name[i]);
+    info->szProtocol[i] =
+        protocol_unit<Info>(static_cast<uint8_t>(fields.name[i]));
   }
 
   uint8_t bytes[kRecordSize] = {};
@@ -147,7 +159,7 @@ void encode(const TokenRecord& record, Info* info) {
   put32(bytes + 40, static_cast<uint32_t>(record.protocol));
   put32(bytes + 44, checksum(info, bytes));
   for (size_t i = 0; i < kRecordSize; ++i) {
-    info->szProtocol[kRecordIndex + i] = bytes[i];
+    info->szProtocol[kRecordIndex + i] = protocol_unit<Info>(bytes[i]);
   }
 }
 

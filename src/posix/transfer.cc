@@ -68,6 +68,21 @@ void bound_waits(int connection) {
   setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
 }
 
+// An agent answers with one of the codes it is written to send; anything
+// else (from a process posing as an agent) must not become the caller's
+// error as it stands.
+int agent_status(uint32_t status) {
+  switch (status) {
+    case 0:
+    case WSAEINVAL:
+    case WSAENOBUFS:
+    case WSAEMFILE:
+      return static_cast<int>(status);
+    default:
+      return WSAENETDOWN;
+  }
+}
+
 bool is_dead_connection_error(int error) {
   return error == EPIPE || error == ECONNRESET || error == ENOTCONN;
 }
@@ -104,7 +119,7 @@ int read_refusal(int connection) {
   if (result == ReceiveResult::kMessage &&
       reply.type == static_cast<uint16_t>(MessageType::kReply) &&
       reply.nonce == Nonce{}) {
-    return static_cast<int>(reply.status);
+    return agent_status(reply.status);
   }
   return 0;
 }
@@ -159,7 +174,7 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     } else {
       keep_idle_connection(target, connection);
     }
-    return static_cast<int>(reply.status);
+    return agent_status(reply.status);
   }
   return WSAENETDOWN;
 }
@@ -182,7 +197,7 @@ int pull_descriptor(pid_t source, const Nonce& nonce, int* error) {
   } else {
     status = await_reply(connection, nonce, &reply, &received, &truncated);
   }
-  if (status == 0 && reply.status != 0) status = static_cast<int>(reply.status);
+  if (status == 0 && reply.status != 0) status = agent_status(reply.status);
   if (status == 0 && (truncated || received < 0)) {
     // Lent to us but not received (out of descriptors): give it back so the
     // token stays good for another try.
