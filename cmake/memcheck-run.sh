@@ -16,14 +16,21 @@
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 logs="$(mktemp -d "${TMPDIR:-/tmp}/wsadup-memcheck-XXXXXX")" || exit 125
+# Helpers that drop to another uid (the other-user tests) write their logs
+# here too.
+chmod 1777 "${logs}"
+# A process that execs keeps its pid, and so would reopen its own log, which
+# after a drop to another uid it may not: the as_user helper sets this before
+# it execs, so each stage of a process writes its own log.
+export WSADUP_EXEC_STAGE="${WSADUP_EXEC_STAGE:-0}"
 valgrind --tool=memcheck --quiet \
   --error-exitcode=99 \
   --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
-  --track-fds=no \
+  --track-fds=no --vgdb=no \
   --trace-children=yes \
   --num-callers=30 \
   --suppressions="${here}/../tests/memcheck.supp" \
-  --log-file="${logs}/%p.log" \
+  --log-file="${logs}/%p-%q{WSADUP_EXEC_STAGE}.log" \
   "$@"
 status=$?
 for log in "${logs}"/*.log; do

@@ -1475,6 +1475,9 @@ WSADUP_TEST_HELPER(as_user) {
   for (std::string& word : words) argv.push_back(&word[0]);
   argv.push_back(nullptr);
   if (binary != "-") {
+    // The exec'd program keeps this pid: a launcher that names its logs by
+    // pid (cmake/memcheck-run.sh) tells the two stages apart by this.
+    setenv("WSADUP_EXEC_STAGE", ("as_user_" + arguments[0]).c_str(), 1);
     execv(binary.c_str(), argv.data());
     return 126;
   }
