@@ -3,17 +3,23 @@
 // rendezvous names, exec, and fork with tokens pending. Each pending
 // reference ends where docs/design.md says it ends, nothing hangs, and every
 // process that survives proves it leaked no descriptor.
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
 #if !defined(_WIN32)
 #include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +189,38 @@ int token_kind(const std::string& token) {
 }
 constexpr int kPushKind = 1;
 constexpr int kPullKind = 2;
+
+#if defined(__linux__)
+// The processes this process holds a pidfd for, in ascending order: its
+// agent's watches on pull targets (docs/design.md, Lifetime). The kernel
+// names a pidfd "anon_inode:[pidfd]" (or "pidfd:[...]" since Linux 6.9) and
+// gives its process in /proc/self/fdinfo; -1 once that process is reaped.
+std::vector<long> watched_pids() {
+  std::vector<long> pids;
+  for (int descriptor : open_descriptors()) {
+    std::string fd = std::to_string(descriptor);
+    char link[128] = {};
+    ssize_t size =
+        readlink(("/proc/self/fd/" + fd).c_str(), link, sizeof(link) - 1);
+    if (size <= 0 || std::strstr(link, "pidfd") == nullptr) continue;
+    std::ifstream info("/proc/self/fdinfo/" + fd);
+    std::string line;
+    while (std::getline(info, line)) {
+      if (line.compare(0, 4, "Pid:") == 0) {
+        pids.push_back(std::strtol(line.c_str() + 4, nullptr, 10));
+      }
+    }
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::vector<long> pids_of(std::initializer_list<uint32_t> pids) {
+  std::vector<long> sorted(pids.begin(), pids.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+#endif
 
 // A client that knows only the wire format (src/posix/internal.h): one
 // fixed-size message, here a PUSH.
@@ -394,40 +432,88 @@ TEST_F(Faults, PushTargetKilledBeforeImportingReleasesIt) {
 
 #if !defined(_WIN32)
 // This process keeps the descriptor for a pull token; the target goes away
-// without ever pulling. The design promises release at the source's last
-// WSACleanup (or its exit), not at the target's death.
+// without ever pulling. The agent watches the target and releases the entry
+// when it exits: the remote end sees the end of the stream while this
+// process is still initialised, and neither the entry's descriptor nor the
+// watch is left behind.
 void pull_target_departs_before_importing(Departure how) {
   PrivateRuntimeDirectory directory;
   ASSERT_TRUE(directory.ok());
-  WSADATA data;
-  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  Session session;
+  ASSERT_TRUE(session.ok());
   std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
   ASSERT_TRUE(target);
   TcpPair pair;
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  size_t before = open_descriptor_count();
   std::string token = duplicate_for(pair.client, target->pid());
   ASSERT_FALSE(token.empty()) << WSAGetLastError();
   ASSERT_EQ(token_kind(token), kPullKind);
   ASSERT_EQ(closesocket(pair.client), 0);
   EXPECT_TRUE(stays_quiet(pair.server, kQuietMs))
       << "the pending reference is gone before the target went";
+#if defined(__linux__)
+  EXPECT_EQ(watched_pids(), pids_of({target->pid()}));
+#endif
   ASSERT_TRUE(depart(*target, how));
-  EXPECT_TRUE(handoff_to_self_works()) << "the agent stopped serving";
-  ASSERT_EQ(WSACleanup(), 0);
-  // pair.server came from accept(): the application's, still open.
   EXPECT_TRUE(sees_end_of_stream(pair.server))
-      << "WSACleanup did not release the dead target's pending reference";
-  EXPECT_TRUE(directory.names().empty());
-  EXPECT_EQ(close(pair.server), 0);
+      << "the departed target's pending reference outlived it";
+  // Only pair.client is gone from what was open before the duplicate: the
+  // entry's descriptor and the watch closed before the end of stream.
+  EXPECT_EQ(open_descriptor_count(), before - 1)
+      << "the entry or the watch on the departed target is still open";
+  EXPECT_TRUE(handoff_to_self_works()) << "the agent stopped serving";
+  EXPECT_EQ(closesocket(pair.server), 0);
 }
 
-TEST_F(Faults, PullTargetThatExitsBeforeImportingIsReleasedAtSourceCleanup) {
+TEST_F(Faults, PullTargetThatExitsBeforeImportingIsReleasedWhenItExits) {
   pull_target_departs_before_importing(Departure::kCleanupThenExit);
 }
 
-TEST_F(Faults, PullTargetKilledBeforeImportingIsReleasedAtSourceCleanup) {
+TEST_F(Faults, PullTargetKilledBeforeImportingIsReleasedWhenItDies) {
   pull_target_departs_before_importing(Departure::kKilled);
 }
+
+#if defined(__linux__)
+// A thread's id is not a process id (on Windows neither: they share one
+// number space): no token for it, push or pull.
+TEST_F(Faults, DuplicateForAThreadIdIsWSAEINVAL) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  std::mutex mutex;
+  std::condition_variable changed;
+  long thread_id = 0;
+  bool done = false;
+  std::thread thread([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    thread_id = syscall(SYS_gettid);
+    changed.notify_all();
+    changed.wait(lock, [&] { return done; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return thread_id != 0; });
+  }
+  ASSERT_NE(thread_id, static_cast<long>(getpid()));
+  size_t before = open_descriptor_count();
+  WSAPROTOCOL_INFOA info;
+  EXPECT_EQ(
+      WSADuplicateSocketA(pair.server, static_cast<DWORD>(thread_id), &info),
+      SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  EXPECT_EQ(open_descriptor_count(), before);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  changed.notify_all();
+  thread.join();
+  EXPECT_EQ(closesocket(pair.server), 0);
+  EXPECT_EQ(closesocket(pair.client), 0);
+}
+#endif
 
 // ------------------ 3. a raw client vanishes with a descriptor in flight --
 
