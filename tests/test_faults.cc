@@ -494,9 +494,14 @@ TEST_F(Faults, PullTargetKilledWithTwoTokensPendingReleasesBoth) {
   // One watch serves every entry for the same target.
   EXPECT_EQ(watched_pids(), pids_of({target->pid()}));
 #endif
-  target->process().kill();
+  target->process().kill();  // returns once the target is reaped
+  auto killed = std::chrono::steady_clock::now();
   EXPECT_TRUE(sees_end_of_stream(first.server)) << "the first entry outlived";
   EXPECT_TRUE(sees_end_of_stream(second.server)) << "the second entry outlived";
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - killed)
+                  .count();
+  RecordProperty("release_after_target_sigkill_us", static_cast<int>(took));
   EXPECT_EQ(open_descriptor_count(), before - 2);
   EXPECT_TRUE(handoff_to_self_works());
   EXPECT_EQ(closesocket(first.server), 0);
