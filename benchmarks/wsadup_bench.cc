@@ -775,10 +775,13 @@ void measure_memory(int s) {
 struct Idle {
   double fresh_cpu_us = -1, fresh_wakeups = -1;
   double busy_cpu_us = -1, busy_wakeups = -1;
+  double watching_cpu_us = -1, watching_wakeups = -1;
   std::string error;
 } g_idle;
 
-void measure_idle_fresh() {
+// s: a socket to hand to a live target that never initialises, so that a
+// pull token is pending and the agent watches that target (a pidfd).
+void measure_idle_fresh(int s) {
   // This process, freshly initialised: the agent is the new thread.
   std::vector<pid_t> before = thread_ids();
   WSADATA data;
@@ -799,6 +802,22 @@ void measure_idle_fresh() {
   timespec window{g.idle_ms / 1000, (g.idle_ms % 1000) * 1000000L};
   nanosleep(&window, nullptr);  // the measurement window, not a wait
   ThreadUsage u1 = thread_usage(agent);
+  // The same agent, now watching a live pull target.
+  ThreadUsage u2, u3;
+  Pipes idle;
+  if (idle.open()) {
+    Child child = spawn_role("idle_target", {idle.to_child[0]}, {});
+    idle.parent_side();
+    WSAPROTOCOL_INFOA info;
+    if (WSADuplicateSocketA(s, static_cast<DWORD>(child.pid), &info) == 0) {
+      nanosleep(&settle, nullptr);
+      u2 = thread_usage(agent);
+      nanosleep(&window, nullptr);  // the measurement window, not a wait
+      u3 = thread_usage(agent);
+    }
+    idle.close_all();
+    reap(child.pid, kWaitMs);
+  }
   WSACleanup();
   if (agent < 0 || !u0.ok || !u1.ok) {
     g_idle.error = "could not read the agent thread's usage";
@@ -806,6 +825,10 @@ void measure_idle_fresh() {
   }
   g_idle.fresh_cpu_us = static_cast<double>(u1.cpu_ns - u0.cpu_ns) / 1000.0;
   g_idle.fresh_wakeups = static_cast<double>(u1.switches - u0.switches);
+  if (u2.ok && u3.ok) {
+    g_idle.watching_cpu_us = static_cast<double>(u3.cpu_ns - u2.cpu_ns) / 1000.0;
+    g_idle.watching_wakeups = static_cast<double>(u3.switches - u2.switches);
+  }
 }
 
 // The push target of row 2, after all its handoffs, with the driver's
@@ -976,6 +999,12 @@ void collect_extras() {
   } else {
     extra("agent idle, fresh", "not measured: %s", g_idle.error.c_str());
   }
+  if (g_idle.watching_cpu_us >= 0) {
+    extra("agent idle, watching a live pull target", "%.1f us CPU, %.0f wake-ups in %d ms",
+          g_idle.watching_cpu_us, g_idle.watching_wakeups, g.idle_ms);
+  } else {
+    extra("agent idle, watching a pull target", "not measured");
+  }
   if (g_idle.busy_cpu_us >= 0) {
     extra("agent idle, after row 2 (connection open)", "%.1f us CPU, %.0f wake-ups in %d ms",
           g_idle.busy_cpu_us, g_idle.busy_wakeups, g.idle_ms);
@@ -1096,7 +1125,7 @@ int driver_main(int argc, char** argv) {
   push_target.stop();
   WSACleanup();  // also ends the pull tokens of the memory measurement
   if (selected("idle")) {
-    measure_idle_fresh();
+    measure_idle_fresh(handed);
   } else {
     g_idle.error = "not selected";
   }

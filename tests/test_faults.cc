@@ -3,17 +3,23 @@
 // rendezvous names, exec, and fork with tokens pending. Each pending
 // reference ends where docs/design.md says it ends, nothing hangs, and every
 // process that survives proves it leaked no descriptor.
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
 #if !defined(_WIN32)
 #include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +189,38 @@ int token_kind(const std::string& token) {
 }
 constexpr int kPushKind = 1;
 constexpr int kPullKind = 2;
+
+#if defined(__linux__)
+// The processes this process holds a pidfd for, in ascending order: its
+// agent's watches on pull targets (docs/design.md, Lifetime). The kernel
+// names a pidfd "anon_inode:[pidfd]" (or "pidfd:[...]" since Linux 6.9) and
+// gives its process in /proc/self/fdinfo; -1 once that process is reaped.
+std::vector<long> watched_pids() {
+  std::vector<long> pids;
+  for (int descriptor : open_descriptors()) {
+    std::string fd = std::to_string(descriptor);
+    char link[128] = {};
+    ssize_t size =
+        readlink(("/proc/self/fd/" + fd).c_str(), link, sizeof(link) - 1);
+    if (size <= 0 || std::strstr(link, "pidfd") == nullptr) continue;
+    std::ifstream info("/proc/self/fdinfo/" + fd);
+    std::string line;
+    while (std::getline(info, line)) {
+      if (line.compare(0, 4, "Pid:") == 0) {
+        pids.push_back(std::strtol(line.c_str() + 4, nullptr, 10));
+      }
+    }
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::vector<long> pids_of(std::initializer_list<uint32_t> pids) {
+  std::vector<long> sorted(pids.begin(), pids.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+#endif
 
 // A client that knows only the wire format (src/posix/internal.h): one
 // fixed-size message, here a PUSH.
@@ -394,40 +432,268 @@ TEST_F(Faults, PushTargetKilledBeforeImportingReleasesIt) {
 
 #if !defined(_WIN32)
 // This process keeps the descriptor for a pull token; the target goes away
-// without ever pulling. The design promises release at the source's last
-// WSACleanup (or its exit), not at the target's death.
+// without ever pulling. The agent watches the target and releases the entry
+// when it exits: the remote end sees the end of the stream while this
+// process is still initialised, and neither the entry's descriptor nor the
+// watch is left behind.
 void pull_target_departs_before_importing(Departure how) {
   PrivateRuntimeDirectory directory;
   ASSERT_TRUE(directory.ok());
-  WSADATA data;
-  ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  Session session;
+  ASSERT_TRUE(session.ok());
   std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
   ASSERT_TRUE(target);
   TcpPair pair;
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  size_t before = open_descriptor_count();
   std::string token = duplicate_for(pair.client, target->pid());
   ASSERT_FALSE(token.empty()) << WSAGetLastError();
   ASSERT_EQ(token_kind(token), kPullKind);
   ASSERT_EQ(closesocket(pair.client), 0);
   EXPECT_TRUE(stays_quiet(pair.server, kQuietMs))
       << "the pending reference is gone before the target went";
+#if defined(__linux__)
+  EXPECT_EQ(watched_pids(), pids_of({target->pid()}));
+#endif
   ASSERT_TRUE(depart(*target, how));
-  EXPECT_TRUE(handoff_to_self_works()) << "the agent stopped serving";
-  ASSERT_EQ(WSACleanup(), 0);
-  // pair.server came from accept(): the application's, still open.
   EXPECT_TRUE(sees_end_of_stream(pair.server))
-      << "WSACleanup did not release the dead target's pending reference";
-  EXPECT_TRUE(directory.names().empty());
-  EXPECT_EQ(close(pair.server), 0);
+      << "the departed target's pending reference outlived it";
+  // Only pair.client is gone from what was open before the duplicate: the
+  // entry's descriptor and the watch closed before the end of stream.
+  EXPECT_EQ(open_descriptor_count(), before - 1)
+      << "the entry or the watch on the departed target is still open";
+  EXPECT_TRUE(handoff_to_self_works()) << "the agent stopped serving";
+  EXPECT_EQ(closesocket(pair.server), 0);
 }
 
-TEST_F(Faults, PullTargetThatExitsBeforeImportingIsReleasedAtSourceCleanup) {
+TEST_F(Faults, PullTargetThatExitsBeforeImportingIsReleasedWhenItExits) {
   pull_target_departs_before_importing(Departure::kCleanupThenExit);
 }
 
-TEST_F(Faults, PullTargetKilledBeforeImportingIsReleasedAtSourceCleanup) {
+TEST_F(Faults, PullTargetKilledBeforeImportingIsReleasedWhenItDies) {
   pull_target_departs_before_importing(Departure::kKilled);
 }
+
+TEST_F(Faults, PullTargetKilledWithTwoTokensPendingReleasesBoth) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+  ASSERT_TRUE(target);
+  TcpPair first;
+  TcpPair second;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &first));
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &second));
+  size_t before = open_descriptor_count();
+  ASSERT_EQ(token_kind(duplicate_for(first.client, target->pid())), kPullKind);
+  ASSERT_EQ(token_kind(duplicate_for(second.client, target->pid())), kPullKind);
+  ASSERT_EQ(closesocket(first.client), 0);
+  ASSERT_EQ(closesocket(second.client), 0);
+#if defined(__linux__)
+  // One watch serves every entry for the same target.
+  EXPECT_EQ(watched_pids(), pids_of({target->pid()}));
+#endif
+  target->process().kill();  // returns once the target is reaped
+  auto killed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sees_end_of_stream(first.server)) << "the first entry outlived";
+  EXPECT_TRUE(sees_end_of_stream(second.server)) << "the second entry outlived";
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - killed)
+                  .count();
+  RecordProperty("release_after_target_sigkill_us", static_cast<int>(took));
+  EXPECT_EQ(open_descriptor_count(), before - 2);
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_EQ(closesocket(first.server), 0);
+  EXPECT_EQ(closesocket(second.server), 0);
+}
+
+TEST_F(Faults, PullTargetKilledReleasesOnlyItsOwnEntriesAnotherStillImports) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> doomed = Peer::start(/*init=*/false);
+  std::unique_ptr<Peer> survivor = Peer::start(/*init=*/false);
+  ASSERT_TRUE(doomed && survivor);
+  TcpPair lost;
+  TcpPair kept;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &lost));
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &kept));
+  size_t before = open_descriptor_count();
+  ASSERT_EQ(token_kind(duplicate_for(lost.client, doomed->pid())), kPullKind);
+  std::string token = duplicate_for(kept.client, survivor->pid());
+  ASSERT_EQ(token_kind(token), kPullKind);
+  ASSERT_EQ(closesocket(lost.client), 0);
+  ASSERT_EQ(closesocket(kept.client), 0);
+#if defined(__linux__)
+  EXPECT_EQ(watched_pids(), pids_of({doomed->pid(), survivor->pid()}));
+#endif
+  doomed->process().kill();
+  EXPECT_TRUE(sees_end_of_stream(lost.server))
+      << "the killed target's entry outlived it";
+  EXPECT_TRUE(stays_quiet(kept.server, kQuietMs))
+      << "the living target's entry went with the other target";
+#if defined(__linux__)
+  EXPECT_EQ(watched_pids(), pids_of({survivor->pid()}));
+#endif
+  ASSERT_EQ(survivor->call("startup"), "ok");
+  ASSERT_EQ(survivor->call("import A", token), "ok 0");
+  ASSERT_EQ(survivor->call("send 0 alive"), "ok");
+  std::string got;
+  EXPECT_TRUE(recv_exact(kept.server, 5, &got));
+  EXPECT_EQ(got, "alive");
+  // The import took this process's reference: the survivor's is the last.
+  ASSERT_EQ(survivor->call("close 0"), "ok");
+  EXPECT_TRUE(sees_end_of_stream(kept.server));
+  EXPECT_EQ(survivor->finish(), 0);
+  EXPECT_EQ(open_descriptor_count(), before - 2);
+  EXPECT_EQ(closesocket(lost.server), 0);
+  EXPECT_EQ(closesocket(kept.server), 0);
+}
+
+// Watches never outnumber the targets with entries: the commit of a
+// target's last entry closes its watch, with the target still alive.
+TEST_F(Faults, PullTargetThatImportsEveryTokenLeavesNoWatchBehind) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+  ASSERT_TRUE(target);
+  TcpPair first;
+  TcpPair second;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &first));
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &second));
+  std::string first_token = duplicate_for(first.client, target->pid());
+  std::string second_token = duplicate_for(second.client, target->pid());
+  ASSERT_EQ(token_kind(first_token), kPullKind);
+  ASSERT_EQ(token_kind(second_token), kPullKind);
+  ASSERT_EQ(target->call("startup"), "ok");
+  ASSERT_EQ(target->call("import A", first_token), "ok 0");
+#if defined(__linux__)
+  // The import returns only after this process closed its reference, and
+  // the watch stays for the entry still pending.
+  EXPECT_EQ(watched_pids(), pids_of({target->pid()}));
+#endif
+  ASSERT_EQ(target->call("import A", second_token), "ok 1");
+#if defined(__linux__)
+  EXPECT_TRUE(watched_pids().empty()) << "the watch outlived the last entry";
+#endif
+  ASSERT_EQ(target->call("send 1 second"), "ok");
+  std::string got;
+  EXPECT_TRUE(recv_exact(second.server, 6, &got));
+  EXPECT_EQ(got, "second");
+  EXPECT_EQ(target->finish(), 0);
+  for (TcpPair* pair : {&first, &second}) {
+    EXPECT_EQ(closesocket(pair->client), 0);
+    EXPECT_TRUE(sees_end_of_stream(pair->server));
+    EXPECT_EQ(closesocket(pair->server), 0);
+  }
+}
+
+// A dispatcher that never calls WSACleanup and hands sockets to workers that
+// die before pulling them: nothing piles up.
+TEST_F(Faults, ManyShortLivedPullTargetsLeaveNothingBehind) {
+  PrivateRuntimeDirectory directory;
+  ASSERT_TRUE(directory.ok());
+  Session session;
+  ASSERT_TRUE(session.ok());
+  EXPECT_TRUE(handoff_to_self_works());
+  size_t baseline = open_descriptor_count();
+  constexpr int kTargets = 50;
+  for (int i = 0; i < kTargets; ++i) {
+    std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
+    ASSERT_TRUE(target) << "target " << i;
+    TcpPair pair;
+    ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+    ASSERT_EQ(token_kind(duplicate_for(pair.client, target->pid())), kPullKind)
+        << "target " << i;
+    ASSERT_EQ(closesocket(pair.client), 0);
+    // Half exit, half are killed.
+    ASSERT_TRUE(depart(*target, i % 2 == 0 ? Departure::kKilled
+                                           : Departure::kCleanupThenExit));
+    ASSERT_TRUE(sees_end_of_stream(pair.server))
+        << "target " << i << "'s entry outlived it";
+    ASSERT_EQ(closesocket(pair.server), 0);
+    target.reset();  // its pipes
+    ASSERT_EQ(open_descriptor_count(), baseline) << "after target " << i;
+  }
+#if defined(__linux__)
+  EXPECT_TRUE(watched_pids().empty());
+#endif
+  EXPECT_TRUE(handoff_to_self_works());
+}
+
+#if defined(__linux__)
+// The target has exited (a zombie, not yet reaped) before the agent's loop
+// starts watching it: the watch fires at once, as for any exit after it.
+TEST_F(Faults, PullTokenForATargetThatHasAlreadyExitedIsReleasedAtOnce) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  // Bounded wait for the exit, leaving the child unreaped.
+  int exited = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+  ASSERT_GE(exited, 0) << errno;
+  pollfd waiting{exited, POLLIN, 0};
+  EXPECT_EQ(poll(&waiting, 1, kProcessTimeoutMs), 1) << "the child lives on";
+  close(exited);
+  size_t before = open_descriptor_count();
+  // kill(pid, 0) still finds a zombie, so the duplicate is made; the pull
+  // entry it leaves is released at once.
+  std::string token = duplicate_for(pair.client, static_cast<uint32_t>(child));
+  EXPECT_EQ(token_kind(token), kPullKind) << WSAGetLastError();
+  ASSERT_EQ(closesocket(pair.client), 0);
+  EXPECT_TRUE(sees_end_of_stream(pair.server))
+      << "the exited target's entry was kept";
+  EXPECT_EQ(open_descriptor_count(), before - 1);
+  int status = 0;
+  EXPECT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(handoff_to_self_works());
+  EXPECT_EQ(closesocket(pair.server), 0);
+}
+
+// A thread's id is not a process id (on Windows neither: they share one
+// number space): no token for it, push or pull.
+TEST_F(Faults, DuplicateForAThreadIdIsWSAEINVAL) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  TcpPair pair;
+  ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
+  std::mutex mutex;
+  std::condition_variable changed;
+  long thread_id = 0;
+  bool done = false;
+  std::thread thread([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    thread_id = syscall(SYS_gettid);
+    changed.notify_all();
+    changed.wait(lock, [&] { return done; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return thread_id != 0; });
+  }
+  ASSERT_NE(thread_id, static_cast<long>(getpid()));
+  size_t before = open_descriptor_count();
+  WSAPROTOCOL_INFOA info;
+  EXPECT_EQ(
+      WSADuplicateSocketA(pair.server, static_cast<DWORD>(thread_id), &info),
+      SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  EXPECT_EQ(open_descriptor_count(), before);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  changed.notify_all();
+  thread.join();
+  EXPECT_EQ(closesocket(pair.server), 0);
+  EXPECT_EQ(closesocket(pair.client), 0);
+}
+#endif
 
 // ------------------ 3. a raw client vanishes with a descriptor in flight --
 
@@ -761,6 +1027,12 @@ TEST_F(Faults, ForkedChildCannotRedeemOrKeepItsParentsPendingTokens) {
     // memory says about its parent's tables, before and after it starts an
     // agent of its own.
     size_t at_start = open_descriptor_count();
+#if defined(__linux__)
+    // The parent watches the puller; the child closed its copy of the watch.
+    int inherited_watches = static_cast<int>(watched_pids().size());
+#else
+    int inherited_watches = 0;
+#endif
     int results[4];
     results[0] =
         import_token(&push_token) == INVALID_SOCKET ? WSAGetLastError() : 0;
@@ -777,8 +1049,8 @@ TEST_F(Faults, ForkedChildCannotRedeemOrKeepItsParentsPendingTokens) {
     bool cleaned = started && WSACleanup() == 0 && WSACleanup() == 0;
     int leaked =
         static_cast<int>(open_descriptor_count()) - static_cast<int>(at_start);
-    int report[6] = {results[0], results[1],      results[2],
-                     results[3], cleaned ? 1 : 0, leaked};
+    int report[7] = {results[0],      results[1], results[2],       results[3],
+                     cleaned ? 1 : 0, leaked,     inherited_watches};
     write_fd(to_parent[1], report, sizeof(report));
     // Stays alive, holding whatever it holds, while the parent checks.
     char go;
@@ -787,13 +1059,14 @@ TEST_F(Faults, ForkedChildCannotRedeemOrKeepItsParentsPendingTokens) {
   }
   close(to_parent[1]);
   close(to_child[0]);
-  int report[6] = {};
+  int report[7] = {};
   bool reported = read_fd(to_parent[0], report, sizeof(report));
   EXPECT_TRUE(reported) << "the child did not report";
   for (int i = 0; i < 4; ++i)
     EXPECT_EQ(report[i], WSAEINVAL) << "attempt " << i;
   EXPECT_EQ(report[4], 1) << "the child's WSAStartup/WSACleanup failed";
   EXPECT_EQ(report[5], 0) << "the child leaked descriptors";
+  EXPECT_EQ(report[6], 0) << "the child kept its parent's watch on the puller";
 
   // The parent redeems both, and with the child still alive the remote ends
   // see the end of stream when the redeemed sockets close: the child kept

@@ -1,10 +1,13 @@
 // The per-process agent: a libuv loop on its own thread that listens on the
 // process's rendezvous socket. It stores descriptors other processes push to
 // this one (the inbox) and hands out the descriptors this process keeps for
-// pull tokens (the pending table). It runs no timers: idle, it sleeps in
-// epoll until a connection or the stop signal arrives.
+// pull tokens (the pending table), and watches each process a pending
+// entry is kept for, to release its entries when it exits. It runs no
+// timers: idle, it sleeps in epoll until a connection, a process exit or the
+// stop signal arrives.
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,6 +29,33 @@ struct Agent::Connection {
   std::vector<Nonce> lent;  // pending entries sent here, not yet committed
 };
 
+// A target with pending entries: a pidfd, which polls readable once that
+// process has exited (a zombie counts: it can no longer import).
+struct Agent::TargetWatch {
+  uv_poll_t poll{};
+  Agent* agent = nullptr;
+  pid_t pid = -1;
+  int pidfd = -1;
+  size_t entries = 0;    // pending entries counted here; tables_mutex_
+  bool polling = false;  // poll handle initialised; loop thread only
+};
+
+namespace {
+
+// A descriptor that becomes readable when process pid exits (pidfd_open,
+// Linux 5.3; a pidfd is always close-on-exec). Returns -1 with errno set.
+int open_process_watch(pid_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+}  // namespace
+
 // A process that exits while initialised (much Windows code never calls
 // its last WSACleanup; the system cleans up) destroys the agent from a static
 // destructor, with its loop thread still running. Destroying a joinable
@@ -46,13 +76,24 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
     return WSASYSNOTREADY;
   }
   created->stop_signal_.data = created.get();
+  created->watch_signal_.data = created.get();
   created->listener_poll_.data = created.get();
-  if (uv_async_init(&created->loop_, &created->stop_signal_, on_stop) != 0 ||
-      uv_poll_init(&created->loop_, &created->listener_poll_,
-                   created->listener_) != 0 ||
-      uv_poll_start(&created->listener_poll_, UV_READABLE,
-                    on_listener_readable) != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&created->stop_signal_), nullptr);
+  bool stop_ready =
+      uv_async_init(&created->loop_, &created->stop_signal_, on_stop) == 0;
+  bool watch_ready =
+      stop_ready && uv_async_init(&created->loop_, &created->watch_signal_,
+                                  on_watch_signal) == 0;
+  bool poll_ready =
+      watch_ready && uv_poll_init(&created->loop_, &created->listener_poll_,
+                                  created->listener_) == 0;
+  if (!poll_ready || uv_poll_start(&created->listener_poll_, UV_READABLE,
+                                   on_listener_readable) != 0) {
+    auto close_handle = [](auto* handle) {
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+    };
+    if (stop_ready) close_handle(&created->stop_signal_);
+    if (watch_ready) close_handle(&created->watch_signal_);
+    if (poll_ready) close_handle(&created->listener_poll_);
     uv_run(&created->loop_, UV_RUN_NOWAIT);
     uv_loop_close(&created->loop_);
     created->close_all_descriptors();
@@ -110,7 +151,17 @@ void Agent::on_stop(uv_async_t* handle) {
   // are released in close_connection's callback.
   std::vector<Connection*> connections = agent->connections_;
   for (Connection* connection : connections) agent->close_connection(connection);
+  {
+    // From here add_pending opens no more watches and no longer signals
+    // watch_signal_; the entries themselves are closed after the loop ends.
+    std::lock_guard<std::mutex> lock(agent->tables_mutex_);
+    agent->loop_stopping_ = true;
+    std::vector<TargetWatch*> watches;
+    for (auto& item : agent->watches_) watches.push_back(item.second);
+    for (TargetWatch* watch : watches) agent->forget_watch_locked(watch);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&agent->listener_poll_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&agent->watch_signal_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&agent->stop_signal_), nullptr);
 }
 
@@ -128,6 +179,15 @@ void Agent::close_all_descriptors() {
   inbox_.clear();
   for (auto& item : pending_) close(item.second.descriptor);
   pending_.clear();
+  // Watches are left here only when the loop did not close them: before it
+  // ran, or in a forked child, whose copy of the loop never runs again and
+  // so never looks at their handles.
+  for (auto& item : watches_) {
+    close(item.second->pidfd);
+    delete item.second;
+  }
+  watches_.clear();
+  watches_to_start_.clear();
 }
 
 void Agent::abandon_after_fork() {
@@ -330,7 +390,15 @@ void Agent::handle_commit(Connection* connection, const WireMessage& message) {
     if (found != pending_.end()) {
       if (message.status == 0) {
         close(found->second.descriptor);
+        pid_t target_pid = found->second.target_pid;
+        bool watched = found->second.watched;
         pending_.erase(found);
+        // The target's last entry is redeemed: stop watching it, so the
+        // watches never outnumber the pending entries.
+        auto watch = watched ? watches_.find(target_pid) : watches_.end();
+        if (watch != watches_.end() && --watch->second->entries == 0) {
+          forget_watch_locked(watch->second);
+        }
       } else {
         found->second.lent = false;  // the puller gave it back
       }
@@ -395,11 +463,153 @@ int Agent::add_pending(int descriptor, pid_t target_pid, const Nonce& nonce) {
     close(copy);
     return WSAENOBUFS;
   }
-  if (!pending_.emplace(nonce, PendingEntry{copy, target_pid, false}).second) {
+  auto added =
+      pending_.emplace(nonce, PendingEntry{copy, target_pid, false, false});
+  if (!added.second) {
     close(copy);
     return WSAEINVAL;
   }
+  int status;
+  try {
+    status = watch_target_locked(target_pid, &added.first->second.watched);
+  } catch (...) {
+    status = WSAENOBUFS;
+  }
+  if (status != 0) {
+    pending_.erase(added.first);
+    close(copy);
+  }
+  return status;
+}
+
+// With tables_mutex_ held. Counts one more entry for target_pid in its watch,
+// opening the watch if it has none. Returns 0, with *watched saying whether
+// a watch counts the entry, or a Winsock error.
+int Agent::watch_target_locked(pid_t target_pid, bool* watched) {
+  auto found = watches_.find(target_pid);
+  if (found != watches_.end()) {
+    ++found->second->entries;
+    *watched = true;
+    return 0;
+  }
+  if (loop_stopping_) return 0;  // the stop closes the entry anyway
+  // The caller checked that target_pid was reachable. If it has exited since
+  // and its pid was reused, this watches the new process, which the token
+  // names anyway: the same window as every pid check before a handoff.
+  int pidfd = open_process_watch(target_pid);
+  if (pidfd < 0) {
+    switch (errno) {
+      case ESRCH:   // exited (and was reaped) since the caller's check
+      case EINVAL:  // a thread of some process, not a process
+      case ENOENT:  // the same, as recent kernels (pidfs) report it
+        return WSAEINVAL;
+      case EMFILE:
+      case ENFILE:
+      case ENOMEM:
+        return translate_errno(errno);
+      default:
+        // No pidfds here (ENOSYS before Linux 5.3, EPERM under a seccomp
+        // filter): the entry is kept unwatched and released at the last
+        // WSACleanup or the exit of this process, as docs/porting.md says.
+        return 0;
+    }
+  }
+  std::unique_ptr<TargetWatch> watch(new TargetWatch());
+  watch->agent = this;
+  watch->pid = target_pid;
+  watch->pidfd = pidfd;
+  watch->entries = 1;
+  watch->poll.data = watch.get();
+  try {
+    watches_to_start_.reserve(watches_to_start_.size() + 1);
+    watches_.emplace(target_pid, watch.get());
+  } catch (...) {
+    close(pidfd);
+    throw;
+  }
+  watches_to_start_.push_back(watch.release());
+  // Sent with the lock held, so on_stop cannot close the handle meanwhile.
+  uv_async_send(&watch_signal_);
+  *watched = true;
   return 0;
+}
+
+void Agent::on_watch_signal(uv_async_t* handle) {
+  static_cast<Agent*>(handle->data)->start_watches();
+}
+
+void Agent::start_watches() {
+  std::vector<TargetWatch*> queued;
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    queued.swap(watches_to_start_);
+  }
+  // Only this thread changes a watch once it is queued, so the handles are
+  // set up without the lock. A target that exited before this point polls
+  // readable at once: its pidfd is level-triggered.
+  for (TargetWatch* watch : queued) {
+    if (uv_poll_init(&loop_, &watch->poll, watch->pidfd) == 0) {
+      watch->polling = true;
+      if (uv_poll_start(&watch->poll, UV_READABLE, on_target_exited) == 0) {
+        continue;
+      }
+    }
+    release_target(watch, /*exited=*/false);
+  }
+}
+
+void Agent::on_target_exited(uv_poll_t* handle, int status, int) {
+  auto* watch = static_cast<TargetWatch*>(handle->data);
+  // A pidfd reports only its process's exit. An error says nothing about the
+  // process, so its entries are kept (until the last WSACleanup) rather than
+  // taken from a target that may still import them.
+  watch->agent->release_target(watch, /*exited=*/status == 0);
+}
+
+// The loop thread stops watching a target. When it exited, its entries go:
+// only it could redeem them. An entry lent to it is released too; its
+// connection's later commit or close finds the entry gone and does nothing.
+void Agent::release_target(TargetWatch* watch, bool exited) {
+  std::vector<int> released;
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    for (auto entry = pending_.begin(); entry != pending_.end();) {
+      if (entry->second.target_pid != watch->pid) {
+        ++entry;
+      } else if (exited) {
+        released.push_back(entry->second.descriptor);
+        entry = pending_.erase(entry);
+      } else {
+        entry->second.watched = false;
+        ++entry;
+      }
+    }
+    forget_watch_locked(watch);
+  }
+  for (int descriptor : released) close(descriptor);
+}
+
+// With tables_mutex_ held, on the loop thread (or in on_stop).
+void Agent::forget_watch_locked(TargetWatch* watch) {
+  watches_.erase(watch->pid);
+  if (watch->polling) {
+    // uv_close stops the poll at once (libuv's uv__poll_close takes the
+    // descriptor out of epoll), so the pidfd closes now and only the
+    // handle's memory waits for the callback. Closed before the entries'
+    // descriptors are, so a peer that sees end of stream finds it gone too.
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
+             [](uv_handle_t* handle) {
+               delete static_cast<TargetWatch*>(handle->data);
+             });
+    close(watch->pidfd);
+    return;
+  }
+  // Still queued for start_watches: redeemed before the loop got to it.
+  watches_to_start_.erase(
+      std::remove(watches_to_start_.begin(), watches_to_start_.end(), watch),
+      watches_to_start_.end());
+  close(watch->pidfd);
+  delete watch;
 }
 
 }  // namespace wsadup::detail

@@ -176,8 +176,10 @@ class Agent {
   // by source_pid. Returns it, or -1 when there is none.
   int take_pushed(const Nonce& nonce, pid_t source_pid);
 
-  // Keeps a duplicate of descriptor for a pull by target_pid. Returns 0 or a
-  // Winsock error (WSAENOBUFS past the bound, WSAEMFILE).
+  // Keeps a duplicate of descriptor for a pull by target_pid, and watches
+  // target_pid so that its entries are released when it exits. Returns 0 or
+  // a Winsock error (WSAENOBUFS past the bound, WSAEMFILE, WSAEINVAL when
+  // target_pid is no longer a process).
   int add_pending(int descriptor, pid_t target_pid, const Nonce& nonce);
 
   // Lock held across fork() so the child sees consistent tables.
@@ -185,6 +187,7 @@ class Agent {
 
  private:
   struct Connection;
+  struct TargetWatch;
   struct InboxEntry {
     int descriptor;
     pid_t source_pid;
@@ -192,7 +195,8 @@ class Agent {
   struct PendingEntry {
     int descriptor;
     pid_t target_pid;
-    bool lent;  // sent to a puller, waiting for its commit
+    bool lent;     // sent to a puller, waiting for its commit
+    bool watched;  // counted in its target's TargetWatch
   };
 
   Agent() = default;
@@ -202,6 +206,8 @@ class Agent {
   static void on_connection_readable(uv_poll_t* handle, int status,
                                      int events);
   static void on_stop(uv_async_t* handle);
+  static void on_watch_signal(uv_async_t* handle);
+  static void on_target_exited(uv_poll_t* handle, int status, int events);
   void accept_connections();
   void handle_message(Connection* connection);
   void handle_push(Connection* connection, const WireMessage& message,
@@ -213,9 +219,14 @@ class Agent {
   void reply(Connection* connection, const Nonce& nonce, uint32_t status,
              int descriptor);
   void close_all_descriptors();
+  int watch_target_locked(pid_t target_pid, bool* watched);
+  void start_watches();
+  void release_target(TargetWatch* watch, bool exited);
+  void forget_watch_locked(TargetWatch* watch);
 
   uv_loop_t loop_{};
   uv_async_t stop_signal_{};
+  uv_async_t watch_signal_{};  // watches_to_start_ has something
   uv_poll_t listener_poll_{};
   std::thread thread_;
   int listener_ = -1;
@@ -226,6 +237,11 @@ class Agent {
   std::mutex tables_mutex_;
   std::unordered_map<Nonce, InboxEntry, NonceHash> inbox_;
   std::unordered_map<Nonce, PendingEntry, NonceHash> pending_;
+  // One watch per target pid that has pending entries; opened by the
+  // caller's thread, started and closed by the loop thread.
+  std::unordered_map<pid_t, TargetWatch*> watches_;
+  std::vector<TargetWatch*> watches_to_start_;
+  bool loop_stopping_ = false;  // watch_signal_ is closed or about to be
 };
 
 // -------------------------------------------------------------- transfer --
