@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -561,6 +562,19 @@ class PeerProcess {
 };
 
 }  // namespace
+
+#if !defined(_WIN32)
+bool watches_pull_targets() {
+#if defined(SYS_pidfd_open)
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  if (fd < 0) return errno != ENOSYS && errno != EPERM;
+  close(fd);
+  return true;
+#else
+  return false;
+#endif
+}
+#endif
 
 }  // namespace wsadup_test
 

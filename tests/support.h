@@ -146,6 +146,14 @@ class Peer {
   uint32_t pid_ = 0;
 };
 
+#if !defined(_WIN32)
+// The agent watches a pull target's life through a pidfd. Where there is
+// none (Linux before 5.3, a seccomp filter, Valgrind, which does not know
+// the call) it keeps the entries until the source's last WSACleanup instead
+// (docs/design.md); the tests of the watch skip themselves there.
+bool watches_pull_targets();
+#endif
+
 }  // namespace wsadup_test
 
 #endif  // WSADUP_TESTS_SUPPORT_H
