@@ -563,6 +563,21 @@ class PeerProcess {
 
 }  // namespace
 
+bool handoff_to_self_works() {
+  TcpPair pair;
+  if (!make_tcp_pair(AF_INET, &pair)) return false;
+  WSAPROTOCOL_INFOA info;
+  bool ok = WSADuplicateSocketA(pair.server, current_pid(), &info) == 0;
+  SOCKET imported = ok ? import_token(&info) : INVALID_SOCKET;
+  std::string got;
+  ok = imported != INVALID_SOCKET && send_all(imported, "self") &&
+       recv_exact(pair.client, 4, &got) && got == "self";
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  closesocket(pair.server);
+  closesocket(pair.client);
+  return ok;
+}
+
 #if !defined(_WIN32)
 bool watches_pull_targets() {
 #if defined(SYS_pidfd_open)

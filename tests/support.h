@@ -96,6 +96,9 @@ bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOW* info);
 std::string duplicate_for(SOCKET s, uint32_t pid);
 // WSASocketA(FROM_PROTOCOL_INFO x3, info, 0, 0).
 SOCKET import_token(WSAPROTOCOL_INFOA* info);
+// A handoff from this process to itself, with bytes through the socket:
+// proves this process's agent still serves.
+bool handoff_to_self_works();
 
 #if !defined(_WIN32)
 // The descriptors open in this process now, in ascending order.

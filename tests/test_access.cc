@@ -38,6 +38,7 @@
 #include <sstream>
 #include <utility>
 
+#include "raw_wire.h"
 #include "support.h"
 
 #if defined(__linux__) && !defined(SO_PEERPIDFD)
@@ -122,35 +123,6 @@ long descriptors_of(Peer& peer) {
 // The rendezvous messages, built by hand (see src/posix/internal.h): a raw
 // client uses nothing of the library.
 
-struct WireHeader {
-  uint32_t magic = 0x55445357;
-  uint16_t version = 1;
-  uint16_t type = 0;
-  uint32_t length = 40;
-  uint32_t status = 0;
-  uint8_t nonce[16] = {};
-  uint32_t source_pid = 0;
-  uint32_t reserved = 0;
-};
-static_assert(sizeof(WireHeader) == 40, "wire layout");
-
-constexpr uint16_t kPullMessage = 2;
-constexpr uint16_t kReplyMessage = 3;
-constexpr uint16_t kCommitMessage = 4;
-
-// Connects a SOCK_SEQPACKET socket to path; -1 with *error = errno.
-int connect_raw(const std::string& path, int* error) {
-  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  if (connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    *error = errno;
-    close(s);
-    return -1;
-  }
-  return s;
-}
 
 // A listening SOCK_SEQPACKET socket at path (non-blocking), or -1.
 int listen_raw(const std::string& path) {
@@ -168,7 +140,7 @@ int listen_raw(const std::string& path) {
 
 // Receives one message, counting (and closing) any descriptor attached.
 // Returns the byte count, 0 at end of stream, -1 on error.
-ssize_t receive_counting(int s, WireHeader* message, int* descriptors,
+ssize_t receive_counting(int s, RawMessage* message, int* descriptors,
                          int flags) {
   iovec data{message, sizeof(*message)};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
@@ -200,13 +172,13 @@ ssize_t receive_counting(int s, WireHeader* message, int* descriptors,
 struct Answer {
   bool replied = false;  // false: the agent closed the connection
   bool timed_out = false;
-  WireHeader reply;
+  RawMessage reply;
   int descriptors = 0;  // attached to the reply (closed here)
 };
 
 Answer ask(int s, uint16_t type, const Nonce& nonce, uint32_t claimed_pid) {
   Answer answer;
-  WireHeader request;
+  RawMessage request;
   request.type = type;
   std::memcpy(request.nonce, nonce.data(), nonce.size());
   // The message's pid field claims to be someone else: the agent must go by
@@ -222,7 +194,7 @@ Answer ask(int s, uint16_t type, const Nonce& nonce, uint32_t claimed_pid) {
     return answer;
   }
   answer.replied = receive_counting(s, &answer.reply, &answer.descriptors, 0) ==
-                   static_cast<ssize_t>(sizeof(WireHeader));
+                   static_cast<ssize_t>(sizeof(RawMessage));
   return answer;
 }
 
@@ -255,7 +227,7 @@ std::string drain_listener(int listener) {
     int accepted =
         accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (accepted < 0) break;
-    WireHeader message;
+    RawMessage message;
     int descriptors = 0;
     ssize_t got =
         receive_counting(accepted, &message, &descriptors, MSG_DONTWAIT);
@@ -550,7 +522,7 @@ TEST_F(AccessControl,
     Answer answer = ask(s, type, nonce, pull_target->pid());
     EXPECT_TRUE(answer.replied)
         << what << (answer.timed_out ? ": no answer" : ": dropped");
-    EXPECT_EQ(answer.reply.type, kReplyMessage) << what;
+    EXPECT_EQ(answer.reply.type, kRawReply) << what;
     EXPECT_EQ(answer.reply.status, static_cast<uint32_t>(WSAEINVAL)) << what;
     EXPECT_EQ(answer.descriptors, 0) << what << ": a descriptor was sent";
     return answer.replied && answer.reply.status == WSAEINVAL &&
@@ -563,27 +535,27 @@ TEST_F(AccessControl,
   for (int i = 0; i < kGuesses; ++i) {
     Nonce guess;
     for (uint8_t& byte : guess) byte = static_cast<uint8_t>(random());
-    if (refused(at_source, kPullMessage, guess, "random nonce")) ++refusals;
+    if (refused(at_source, kRawPull, guess, "random nonce")) ++refusals;
   }
   double guessing_ms = elapsed_ms(start);
   EXPECT_EQ(refusals, kGuesses);
-  refused(at_source, kPullMessage, Nonce{}, "zero nonce");
+  refused(at_source, kRawPull, Nonce{}, "zero nonce");
   // The strongest guess: the very nonce of the pending descriptor, copied
   // from the real token.
-  refused(at_source, kPullMessage, token_nonce(pull_token),
+  refused(at_source, kRawPull, token_nonce(pull_token),
           "the pull token's nonce");
-  refused(at_source, kCommitMessage, token_nonce(pull_token),
+  refused(at_source, kRawCommit, token_nonce(pull_token),
           "a commit for a pull this connection never made");
-  refused(at_source, kPullMessage, token_nonce(push_token),
+  refused(at_source, kRawPull, token_nonce(push_token),
           "the push token's nonce, at the source");
   // The push token's descriptor waits in its target's inbox; that agent
   // hands nothing out of its inbox over the wire at all.
   int at_target =
       connect_raw(agent_name(setup.scratch.run(), push_target->pid()), &error);
   ASSERT_GE(at_target, 0) << std::strerror(error);
-  refused(at_target, kPullMessage, token_nonce(push_token),
+  refused(at_target, kRawPull, token_nonce(push_token),
           "the push token's nonce, at its target");
-  refused(at_target, kCommitMessage, token_nonce(push_token),
+  refused(at_target, kRawCommit, token_nonce(push_token),
           "a commit at the push target");
   close(at_target);
   EXPECT_EQ(open_descriptor_count(), before)
@@ -1407,7 +1379,7 @@ class Prober {
       int error = 0;
       int s = connect_raw(path, &error);
       if (s < 0) return error_reply(error);
-      Answer answer = ask(s, kPullMessage, nonce_from_text(nonce),
+      Answer answer = ask(s, kRawPull, nonce_from_text(nonce),
                           static_cast<uint32_t>(getpid()));
       close(s);
       if (answer.timed_out) return "timeout";

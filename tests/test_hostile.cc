@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "raw_wire.h"
 #include "support.h"
 
 namespace wsadup_test {
@@ -39,18 +40,6 @@ class PrivateRuntimeDirectory {
   std::string path_;
 };
 
-int connect_raw(const std::string& path) {
-  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  if (connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(s);
-    return -1;
-  }
-  return s;
-}
-
 // True when the agent closes the connection within the bound.
 bool agent_drops(int s) {
   pollfd waiting{s, POLLIN, 0};
@@ -63,34 +52,6 @@ bool agent_drops(int s) {
     // A refusal reply may come first; the close must follow it.
     if (poll(&waiting, 1, kProcessTimeoutMs) <= 0) return false;
   }
-}
-
-// A well-formed header as the agent expects it (see src/posix/internal.h).
-struct Header {
-  uint32_t magic = 0x55445357;
-  uint16_t version = 1;
-  uint16_t type = 1;
-  uint32_t length = 40;
-  uint32_t status = 0;
-  uint8_t nonce[16] = {};
-  uint32_t source_pid = 0;
-  uint32_t reserved = 0;
-};
-static_assert(sizeof(Header) == 40, "wire layout");
-
-bool handoff_to_self_works() {
-  TcpPair pair;
-  if (!make_tcp_pair(AF_INET, &pair)) return false;
-  WSAPROTOCOL_INFOA info;
-  bool ok = WSADuplicateSocketA(pair.server, current_pid(), &info) == 0;
-  SOCKET imported = ok ? import_token(&info) : INVALID_SOCKET;
-  std::string got;
-  ok = imported != INVALID_SOCKET && send_all(imported, "ok") &&
-       recv_exact(pair.client, 2, &got) && got == "ok";
-  if (imported != INVALID_SOCKET) closesocket(imported);
-  closesocket(pair.server);
-  closesocket(pair.client);
-  return ok;
 }
 
 using HostileInput = ConformanceTest;
@@ -113,7 +74,7 @@ TEST_F(HostileInput, AgentDropsBadClientsAndKeepsServingEveryoneElse) {
   EXPECT_TRUE(agent_drops(garbage)) << "garbage";
   close(garbage);
 
-  Header header;
+  RawMessage header;
   int truncated = connect_raw(path);
   ASSERT_GE(truncated, 0);
   ASSERT_EQ(send(truncated, &header, 10, 0), 10);
@@ -128,7 +89,7 @@ TEST_F(HostileInput, AgentDropsBadClientsAndKeepsServingEveryoneElse) {
   EXPECT_TRUE(agent_drops(oversized)) << "oversized message";
   close(oversized);
 
-  Header wrong_version;
+  RawMessage wrong_version;
   wrong_version.version = 99;
   int versioned = connect_raw(path);
   ASSERT_GE(versioned, 0);
@@ -136,7 +97,7 @@ TEST_F(HostileInput, AgentDropsBadClientsAndKeepsServingEveryoneElse) {
   EXPECT_TRUE(agent_drops(versioned)) << "wrong version";
   close(versioned);
 
-  Header wrong_length;
+  RawMessage wrong_length;
   wrong_length.length = 0xffffffff;
   int lying = connect_raw(path);
   ASSERT_GE(lying, 0);
