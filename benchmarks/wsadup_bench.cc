@@ -924,7 +924,7 @@ void print_table(const std::string& node_version, const std::string& python_vers
   }
 
   // Targets from the issue.
-  std::printf("\ntargets (issue 4), ratios from this run\n%s\n", std::string(124, '-').c_str());
+  std::printf("\ntargets, ratios from this run\n%s\n", std::string(124, '-').c_str());
   auto p50_of = [](const Row* row) {
     std::vector<uint64_t> sorted = row->samples;
     std::sort(sorted.begin(), sorted.end());
