@@ -563,6 +563,24 @@ class PeerProcess {
 
 }  // namespace
 
+::testing::AssertionResult peer_sends_through(Peer& peer, int index,
+                                              SOCKET receiver,
+                                              const std::string& word) {
+  std::string reply = peer.call("send " + std::to_string(index) + " " + word);
+  if (reply != "ok") {
+    return ::testing::AssertionFailure() << "send " << index << ": " << reply;
+  }
+  std::string got;
+  if (!recv_exact(receiver, word.size(), &got)) {
+    return ::testing::AssertionFailure() << "\"" << word << "\" did not arrive";
+  }
+  if (got != word) {
+    return ::testing::AssertionFailure()
+           << "got \"" << got << "\", not \"" << word << "\"";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 bool handoff_to_self_works() {
   TcpPair pair;
   if (!make_tcp_pair(AF_INET, &pair)) return false;

@@ -108,6 +108,13 @@ std::vector<int> open_descriptors();
 const std::vector<int>& descriptors_open_at_start();
 #endif
 
+class Peer;
+// The peer sends word through its socket index; true when exactly word
+// arrives at receiver (the other end of that connection).
+::testing::AssertionResult peer_sends_through(Peer& peer, int index,
+                                              SOCKET receiver,
+                                              const std::string& word);
+
 // The scriptable peer: a real separate process running the "peer" helper.
 // Each call sends one command frame and returns the reply frame ("ok ...",
 // "err <code>"), or "" when the peer did not answer in time.

@@ -432,10 +432,7 @@ TEST_F(AccessControl, PushTokenInAnotherProcessIsWSAEINVALForgedOrNot) {
       << "a descriptor reached the thief";
 
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 rightful"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 8, &got));
-  EXPECT_EQ(got, "rightful");
+  EXPECT_TRUE(peer_sends_through(*target, 0, pair.client, "rightful"));
   EXPECT_EQ(thief->finish(), 0);
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
@@ -474,10 +471,7 @@ TEST_F(AccessControl, PullTokenInAnotherProcessIsWSAEINVALForgedOrNot) {
 
   EXPECT_EQ(target->call("startup"), "ok");
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 rightful"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 8, &got));
-  EXPECT_EQ(got, "rightful");
+  EXPECT_TRUE(peer_sends_through(*target, 0, pair.client, "rightful"));
   EXPECT_EQ(thief->finish(), 0);
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
@@ -613,10 +607,7 @@ TEST_F(AccessControl,
   unlink(name.c_str());
 
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 rightful"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 8, &got));
-  EXPECT_EQ(got, "rightful");
+  EXPECT_TRUE(peer_sends_through(*target, 0, server, "rightful"));
   EXPECT_EQ(source->finish(), 0);
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(server), 0);
@@ -692,10 +683,7 @@ TEST_F(AccessControl, AListenerLeftByADeadProcessIsNotItsPidsNewOwner) {
 
   EXPECT_EQ(target->call("startup"), "ok");
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 rightful"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 8, &got));
-  EXPECT_EQ(got, "rightful");
+  EXPECT_TRUE(peer_sends_through(*target, 0, pair.client, "rightful"));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);
@@ -850,10 +838,7 @@ TEST_F(Bounds, FullPendingTablePullIsWSAENOBUFSAndWorksAgainOnceTokensDrain) {
   // has no agent again and a new duplicate for it is a pull.
   EXPECT_EQ(first_target->call("startup"), "ok");
   EXPECT_EQ(first_target->call("import A", token_bytes(first)), "ok 0");
-  EXPECT_EQ(first_target->call("send 0 first"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 5, &got));
-  EXPECT_EQ(got, "first");
+  EXPECT_TRUE(peer_sends_through(*first_target, 0, pair.client, "first"));
   EXPECT_EQ(first_target->call("cleanup"), "ok");
   // (This process's count is not compared here: the agent closes its end
   // of the puller's connection whenever it sees the hang-up.)
@@ -867,9 +852,7 @@ TEST_F(Bounds, FullPendingTablePullIsWSAENOBUFSAndWorksAgainOnceTokensDrain) {
   EXPECT_EQ(WSAGetLastError(), WSAENOBUFS);
   EXPECT_EQ(second_target->call("startup"), "ok");
   EXPECT_EQ(second_target->call("import A", token_bytes(after_one)), "ok 0");
-  EXPECT_EQ(second_target->call("send 0 after"), "ok");
-  EXPECT_TRUE(recv_exact(pair.client, 5, &got));
-  EXPECT_EQ(got, "after");
+  EXPECT_TRUE(peer_sends_through(*second_target, 0, pair.client, "after"));
 
   // Nothing expires while the target lives: the 4095 tokens never redeemed
   // wait until this process's last WSACleanup, which releases them all.
@@ -1263,17 +1246,12 @@ TEST_F(CrossUser,
       << WSAGetLastError();
   EXPECT_EQ(token_kind(info), kPushToken);
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 dropped"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 7, &got));
-  EXPECT_EQ(got, "dropped");
+  EXPECT_TRUE(peer_sends_through(*target, 0, pair.client, "dropped"));
   ASSERT_EQ(WSADuplicateSocketA(pair.server, worker->pid(), &info), 0)
       << WSAGetLastError();
   EXPECT_EQ(token_kind(info), kPushToken);
   EXPECT_EQ(worker->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(worker->call("send 0 forked"), "ok");
-  EXPECT_TRUE(recv_exact(pair.client, 6, &got));
-  EXPECT_EQ(got, "forked");
+  EXPECT_TRUE(peer_sends_through(*worker, 0, pair.client, "forked"));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(worker->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
@@ -1308,10 +1286,7 @@ TEST_F(CrossUser,
       << WSAGetLastError();
   EXPECT_EQ(token_kind(info), kPushToken);
   EXPECT_EQ(target->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(target->call("send 0 late"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 4, &got));
-  EXPECT_EQ(got, "late");
+  EXPECT_TRUE(peer_sends_through(*target, 0, pair.client, "late"));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);

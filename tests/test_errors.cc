@@ -218,10 +218,7 @@ TEST_F(ImportErrors, ATokenForAnotherProcessFailsAndTheRightfulTargetImportsIt) 
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   }
   EXPECT_EQ(peer->call("import A", token_bytes(info)), "ok 0");
-  EXPECT_EQ(peer->call("send 0 rightful"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 8, &got));
-  EXPECT_EQ(got, "rightful");
+  EXPECT_TRUE(peer_sends_through(*peer, 0, pair.client, "rightful"));
   EXPECT_EQ(peer->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);

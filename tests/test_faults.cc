@@ -521,10 +521,7 @@ TEST_F(Faults, PullTargetKilledReleasesOnlyItsOwnEntriesAnotherStillImports) {
 #endif
   ASSERT_EQ(survivor->call("startup"), "ok");
   ASSERT_EQ(survivor->call("import A", token), "ok 0");
-  ASSERT_EQ(survivor->call("send 0 alive"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(kept.server, 5, &got));
-  EXPECT_EQ(got, "alive");
+  ASSERT_TRUE(peer_sends_through(*survivor, 0, kept.server, "alive"));
   // The import took this process's reference: the survivor's is the last.
   ASSERT_EQ(survivor->call("close 0"), "ok");
   EXPECT_TRUE(sees_end_of_stream(kept.server));
@@ -567,10 +564,7 @@ TEST_F(Faults, PullTargetThatImportsEveryTokenLeavesNoWatchBehind) {
 #if defined(__linux__)
   EXPECT_TRUE(watched_pids().empty()) << "the watch outlived the last entry";
 #endif
-  ASSERT_EQ(target->call("send 1 second"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(second.server, 6, &got));
-  EXPECT_EQ(got, "second");
+  ASSERT_TRUE(peer_sends_through(*target, 1, second.server, "second"));
   EXPECT_EQ(target->finish(), 0);
   for (TcpPair* pair : {&first, &second}) {
     EXPECT_EQ(closesocket(pair->client), 0);
@@ -850,10 +844,7 @@ TEST_F(Faults, StaleNameAtAProcesssOwnPidIsReplacedByItsWSAStartup) {
   std::string token = duplicate_for(pair.server, peer->pid());
   ASSERT_EQ(token_kind(token), kPushKind);
   ASSERT_EQ(peer->call("import A", token), "ok 0");
-  ASSERT_EQ(peer->call("send 0 fresh"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 5, &got));
-  EXPECT_EQ(got, "fresh");
+  ASSERT_TRUE(peer_sends_through(*peer, 0, pair.client, "fresh"));
   // And it serves pulls at that name: it hands its socket to a target that
   // has no agent, which pulls it from the peer.
   std::unique_ptr<Peer> target = Peer::start(/*init=*/false);
@@ -864,9 +855,7 @@ TEST_F(Faults, StaleNameAtAProcesssOwnPidIsReplacedByItsWSAStartup) {
   ASSERT_EQ(token_kind(reply.substr(3)), kPullKind);
   ASSERT_EQ(target->call("startup"), "ok");
   ASSERT_EQ(target->call("import A", reply.substr(3)), "ok 0");
-  ASSERT_EQ(target->call("send 0 pulled"), "ok");
-  EXPECT_TRUE(recv_exact(pair.client, 6, &got));
-  EXPECT_EQ(got, "pulled");
+  ASSERT_TRUE(peer_sends_through(*target, 0, pair.client, "pulled"));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_EQ(peer->finish(), 0);
   EXPECT_FALSE(directory.has_name(peer->pid()));

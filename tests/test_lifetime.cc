@@ -26,10 +26,7 @@ TEST_F(Lifetime, ClosingTheSourceLeavesTheTargetWorking) {
             "ok 0");
   ASSERT_EQ(closesocket(pair.server), 0);
   EXPECT_TRUE(stays_quiet(pair.client, kQuietMs)) << "closed too early";
-  EXPECT_EQ(peer->call("send 0 alive"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 5, &got));
-  EXPECT_EQ(got, "alive");
+  EXPECT_TRUE(peer_sends_through(*peer, 0, pair.client, "alive"));
   // The last descriptor closes: now the peer sees the end of the stream.
   EXPECT_EQ(peer->call("close 0"), "ok");
   EXPECT_TRUE(sees_end_of_stream(pair.client));
@@ -96,10 +93,7 @@ TEST_F(Lifetime, TheSourceMayExitRightAfterWSADuplicateSocketReturns) {
   // The source exits (closing everything it had) before the target imports.
   EXPECT_EQ(source->finish(), 0);
   ASSERT_EQ(target->call("import A", reply.substr(3)), "ok 0");
-  EXPECT_EQ(target->call("send 0 survived"), "ok");
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 8, &got));
-  EXPECT_EQ(got, "survived");
+  EXPECT_TRUE(peer_sends_through(*target, 0, server, "survived"));
   EXPECT_EQ(target->finish(), 0);
   EXPECT_TRUE(sees_end_of_stream(server));
   EXPECT_EQ(closesocket(server), 0);
