@@ -157,30 +157,40 @@ int wait_child(pid_t child) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
+// Forks a child that duplicates s for this process and sends the token
+// back over a pipe, then exits (with 10 + its error on failure). Returns the
+// child's exit code, 0 with *info filled when all went well.
+int token_from_forked_child(SOCKET s, WSAPROTOCOL_INFOA* info) {
+  int to_parent[2];
+  if (pipe(to_parent) != 0) return -1;
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child < 0) {
+    close(to_parent[0]);
+    close(to_parent[1]);
+    return -1;
+  }
+  if (child == 0) {
+    close(to_parent[0]);
+    WSAPROTOCOL_INFOA made;
+    int status = WSADuplicateSocketA(s, static_cast<DWORD>(parent), &made);
+    bool sent = status == 0 && write_all_fd(to_parent[1], &made, sizeof(made));
+    _exit(sent ? 0 : 10 + (status == 0 ? 0 : WSAGetLastError() % 50));
+  }
+  close(to_parent[1]);
+  bool got_token = read_all_fd(to_parent[0], info, sizeof(*info));
+  close(to_parent[0]);
+  int exit_code = wait_child(child);
+  return exit_code == 0 && !got_token ? -1 : exit_code;
+}
+
 TEST_F(Fork, ChildIsASourceForItsParentAndDoesNotDisturbTheParentsAgent) {
   Session session;
   ASSERT_TRUE(session.ok());
   TcpPair pair;
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
-  int to_parent[2];
-  ASSERT_EQ(pipe(to_parent), 0);
-  pid_t parent = getpid();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(to_parent[0]);
-    WSAPROTOCOL_INFOA info;
-    int status = WSADuplicateSocketA(pair.server, static_cast<DWORD>(parent),
-                                     &info);
-    bool sent = status == 0 && write_all_fd(to_parent[1], &info, sizeof(info));
-    _exit(sent ? 0 : 10 + (status == 0 ? 0 : WSAGetLastError() % 50));
-  }
-  close(to_parent[1]);
   WSAPROTOCOL_INFOA info;
-  bool got_token = read_all_fd(to_parent[0], &info, sizeof(info));
-  close(to_parent[0]);
-  EXPECT_EQ(wait_child(child), 0);
-  ASSERT_TRUE(got_token);
+  ASSERT_EQ(token_from_forked_child(pair.server, &info), 0);
   SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
   ASSERT_TRUE(send_all(imported, "from-child-token"));
@@ -240,25 +250,8 @@ TEST_F(Fork, AForkedChildNeverRepeatsItsParentsTokens) {
   ASSERT_EQ(WSADuplicateSocketA(pair.server, current_pid(), &before), 0);
   SOCKET first = import_token(&before);
   ASSERT_NE(first, INVALID_SOCKET) << WSAGetLastError();
-  int to_parent[2];
-  ASSERT_EQ(pipe(to_parent), 0);
-  pid_t parent = getpid();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(to_parent[0]);
-    WSAPROTOCOL_INFOA info;
-    int status = WSADuplicateSocketA(pair.server, static_cast<DWORD>(parent),
-                                     &info);
-    bool sent = status == 0 && write_all_fd(to_parent[1], &info, sizeof(info));
-    _exit(sent ? 0 : 10);
-  }
-  close(to_parent[1]);
   WSAPROTOCOL_INFOA from_child;
-  bool got_token = read_all_fd(to_parent[0], &from_child, sizeof(from_child));
-  close(to_parent[0]);
-  EXPECT_EQ(wait_child(child), 0);
-  ASSERT_TRUE(got_token);
+  ASSERT_EQ(token_from_forked_child(pair.server, &from_child), 0);
   // The child's token waits in this process's inbox; the parent's next one
   // goes to the same inbox and must not collide with it.
   WSAPROTOCOL_INFOA after;
