@@ -129,9 +129,10 @@ struct PeerIdentity {
 // by the effective uid) and returns its path. Returns 0 or a Winsock error.
 int own_rendezvous_directory(std::string* directory);
 
-// The rendezvous directory of process pid, which may belong to another user
-// when the caller is root. Returns 0 or a Winsock error code.
-int rendezvous_directory_of(pid_t pid, std::string* directory);
+// The rendezvous directory of process pid, whose effective uid is owner:
+// another user's only when the caller is root. Returns 0 or a Winsock error
+// code.
+int rendezvous_directory_of(pid_t pid, uid_t owner, std::string* directory);
 
 // directory + "/" + pid + ".sock", or an empty string when it would not fit
 // in sockaddr_un.

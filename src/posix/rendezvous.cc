@@ -143,9 +143,8 @@ uid_t process_owner(pid_t pid) {
 
 }  // namespace
 
-int rendezvous_directory_of(pid_t pid, std::string* directory) {
+int rendezvous_directory_of(pid_t pid, uid_t owner, std::string* directory) {
 #if defined(__linux__)
-  uid_t owner = process_owner(pid);
   if (owner != geteuid()) {
     // Only root reaches another user's directory; anyone else cannot hand a
     // socket across users.
@@ -159,6 +158,7 @@ int rendezvous_directory_of(pid_t pid, std::string* directory) {
   }
 #else
   (void)pid;
+  (void)owner;
 #endif
   return own_rendezvous_directory(directory);
 }
@@ -238,9 +238,10 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
   // A process of another user can never pull from this one: it may not
   // enter this user's directory. For it, no agent to push to is an error,
   // not a reason to leave a pull token that no one could redeem.
-  bool other_user = process_owner(pid) != geteuid();
+  uid_t owner = process_owner(pid);
+  bool other_user = owner != geteuid();
   std::string directory;
-  int status = rendezvous_directory_of(pid, &directory);
+  int status = rendezvous_directory_of(pid, owner, &directory);
   if (status != 0) {
     *error = status;
     return -1;
