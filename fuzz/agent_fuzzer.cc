@@ -12,6 +12,13 @@
 // after this packet's answer. A connection that is closed, by either side,
 // is opened anew by the next packet sent on it.
 //
+// A connection the agent agreed to make a mailbox gets no answers from then
+// on: what is sent there is not observed, and the model counts each push
+// with one descriptor and a new nonce as an inbox entry (read by an
+// importer, or by the agent when the connection closes). An empty message
+// there reads like the end of the stream: the agent stops reading at it, so
+// what follows it on that connection is released unread.
+//
 // Fixed entries the messages can name (fuzz_nonces.h): kPendingNonce,
 // pending for this process, added before each input; kForeignNonce, pending
 // for another process; kInboxNonce, already in the inbox.
@@ -56,6 +63,8 @@ struct Fixture {
 struct Link {
   int descriptor = -1;
   int serial = 0;  // tells connections apart across reopenings
+  bool mailbox = false;  // the agent agreed; it answers nothing here
+  bool stalled = false;  // an empty message was posted: nothing after counts
 };
 
 // What the agent's tables should hold, by the rules in docs/design.md.
@@ -94,7 +103,7 @@ bool parse(const Packet& packet, WireMessage* message) {
   std::memcpy(message, packet.payload.data(), sizeof(*message));
   return message->magic == kWireMagic && message->version == kWireVersion &&
          message->length == sizeof(WireMessage) && message->type >= 1 &&
-         message->type <= 4;
+         message->type <= 5;
 }
 
 Expected expect(Model* model, const Link& link, const Packet& packet) {
@@ -129,6 +138,11 @@ Expected expect(Model* model, const Link& link, const Packet& packet) {
         result.status = WSAEINVAL;  // nothing was lent to this connection
       }
       break;
+    case MessageType::kMailbox:
+      // Agreed unless a descriptor came with it (far below the bound on
+      // mailboxes here).
+      if (installed != 0) result.status = WSAEINVAL;
+      break;
     case MessageType::kReply:
       result.dropped = true;  // the agent never takes replies
       break;
@@ -136,9 +150,22 @@ Expected expect(Model* model, const Link& link, const Packet& packet) {
   return result;
 }
 
+// What a packet on a mailbox does: a push with one descriptor and a nonce
+// the inbox does not hold becomes an entry; everything else is dropped.
+void post(Model* model, Link* link, const Packet& packet) {
+  if (packet.payload.empty() && packet.descriptors == 0) link->stalled = true;
+  WireMessage message;
+  if (!link->stalled && std::min(packet.descriptors, kAgentRoom) == 1 && parse(packet, &message) &&
+      message.type == static_cast<uint16_t>(MessageType::kPush)) {
+    model->inbox.insert(message.nonce);
+  }
+}
+
 void forget_link(Model* model, Link* link) {
   close(link->descriptor);
   link->descriptor = -1;
+  link->mailbox = false;
+  link->stalled = false;
   // A connection's lent entries go back when it closes.
   if (model->pending_lent_to == link->serial) model->pending_lent_to = -1;
 }
@@ -169,6 +196,12 @@ void exchange(const Fixture& fixture, Model* model, Link* link,
   FUZZ_CHECK(echoed == nullptr || reply.nonce == *echoed);
   FUZZ_CHECK(reply.status == expected.status);
   FUZZ_CHECK(answer.descriptors == (expected.with_descriptor ? 1 : 0));
+  WireMessage message;
+  if (parse(packet, &message) &&
+      message.type == static_cast<uint16_t>(MessageType::kMailbox) &&
+      expected.status == 0) {
+    link->mailbox = true;
+  }
 }
 
 void open_link(const Fixture& fixture, Link* link, int* next_serial) {
@@ -241,8 +274,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (link.descriptor < 0) open_link(fix, &link, &next_serial);
     WireMessage message;
     bool well_formed = parse(packet, &message);
-    exchange(fix, &model, &link, packet,
-             well_formed ? &message.nonce : nullptr);
+    if (link.mailbox) {
+      FUZZ_CHECK(wsadup_fuzz::send_packet(link.descriptor, packet,
+                                          fix.attached) == 0);
+      post(&model, &link, packet);
+    } else {
+      exchange(fix, &model, &link, packet,
+               well_formed ? &message.nonce : nullptr);
+    }
     if ((packet.flags & 2) != 0) close_link(&model, &link);
   }
   for (Link& link : links) close_link(&model, &link);

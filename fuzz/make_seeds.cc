@@ -222,6 +222,8 @@ void wire_seeds() {
   write("wire", "type_zero", packet(kNoDescriptor, bad));
   bad.type = 5;
   write("wire", "type_five", packet(kOneDescriptor, bad));
+  write("wire", "mailbox",
+        packet(kNoDescriptor, message(MessageType::kMailbox, nonce, 0)));
   write("wire", "sequence",
         cat({packet(kOneDescriptor, push), packet(kNoDescriptor, pull),
              packet(kTwoDescriptors, reply), packet(kNoDescriptor, commit)}));
@@ -253,6 +255,27 @@ void agent_seeds() {
         cat({packet(kOneDescriptor, push),
              packet(kOneDescriptor | kFlag0,
                     message(MessageType::kPush, kPendingNonce, 0))}));
+  WireMessage mailbox = message(MessageType::kMailbox, fresh, 0);
+  Nonce other = fresh;
+  other[0] ^= 0xff;
+  WireMessage posted_other = message(MessageType::kPush, other, 0);
+  write("agent", "mailbox_then_posted",
+        cat({packet(kNoDescriptor, mailbox), packet(kOneDescriptor, push),
+             packet(kOneDescriptor, posted_other)}));
+  write("agent", "mailbox_posted_replay_and_junk",
+        cat({packet(kNoDescriptor, mailbox), packet(kOneDescriptor, push),
+             packet(kOneDescriptor, push), packet(kTwoDescriptors, posted_other),
+             packet(kNoDescriptor, pull), packet(kNoDescriptor, push),
+             packet(kOneDescriptor, posted_other)}));
+  write("agent", "mailbox_with_descriptor_then_push",
+        cat({packet(kOneDescriptor, mailbox), packet(kOneDescriptor, push)}));
+  write("agent", "mailbox_closed_then_pull_elsewhere",
+        cat({packet(kNoDescriptor, mailbox),
+             packet(kOneDescriptor | kFlag1, push), packet(kFlag0, pull),
+             packet(kFlag0, commit)}));
+  write("agent", "mailbox_empty_message_stalls",
+        cat({packet(kNoDescriptor, mailbox), packet(kNoDescriptor, Bytes{}),
+             packet(kOneDescriptor, push)}));
   write("agent", "pull_and_commit", good_pull);
   write("agent", "pull_give_back_pull_again",
         cat({packet(kNoDescriptor, pull), packet(kNoDescriptor, give_back),

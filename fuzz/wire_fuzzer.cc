@@ -53,14 +53,14 @@ const Endpoints& endpoints() {
 }
 
 // The wire rules, stated apart from the code under test: exactly 40 bytes,
-// the magic, version 1, a length field of 40 and one of the four types.
+// the magic, version 1, a length field of 40 and one of the five types.
 bool follows_wire_rules(const std::vector<uint8_t>& payload) {
   if (payload.size() != sizeof(WireMessage)) return false;
   WireMessage message;
   std::memcpy(&message, payload.data(), sizeof(message));
   return message.magic == kWireMagic && message.version == kWireVersion &&
          message.length == sizeof(WireMessage) && message.type >= 1 &&
-         message.type <= 4;
+         message.type <= 5;
 }
 
 ReceiveResult expected_result(const Packet& packet, bool starved) {

@@ -455,6 +455,13 @@ class PeerProcess {
 #endif
       return blocked ? "ok" : "err " + std::to_string(n);
     }
+    if (verb == "post") {
+      int value = -1;
+      words >> value;
+      return wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, value) == 0
+                 ? "ok"
+                 : error(WSAGetLastError());
+    }
     if (verb == "fds") {
       return "ok " + std::to_string(open_descriptor_count());
     }
@@ -597,6 +604,28 @@ bool handoff_to_self_works() {
 }
 
 #if !defined(_WIN32)
+DescriptorExhaustion::DescriptorExhaustion() {
+  getrlimit(RLIMIT_NOFILE, &saved_);
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1) highest = fd;
+  }
+  rlimit lowered = saved_;
+  lowered.rlim_cur = static_cast<rlim_t>(highest + 1);
+  setrlimit(RLIMIT_NOFILE, &lowered);
+  for (;;) {
+    int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (filler < 0) break;
+    fillers_.push_back(filler);
+  }
+}
+
+void DescriptorExhaustion::release() {
+  for (int filler : fillers_) close(filler);
+  fillers_.clear();
+  setrlimit(RLIMIT_NOFILE, &saved_);
+}
+
 bool watches_pull_targets() {
 #if defined(SYS_pidfd_open)
   int fd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
+
 #include "harness/platform.h"
 #include "harness/process.h"
 #include "wsadup/wsadup.h"
@@ -122,6 +126,8 @@ class Peer;
 // Commands: startup, cleanup, import <A|W> [inherit] (token frame follows),
 // duplicate <i> <pid>, connect <family> <port>, accept <i>, send <i> <word>,
 // recv <i> <n>, eof <i>, close <i>, udp_send, udp_recv, getopt, would_block,
+// fds (its open descriptor count), post <0|1> (wsadup_set_option with
+// WSADUP_OPTION_POSTED_PUSH),
 // exit (WSACleanup, leak check, exit), exit_without_cleanup (answers, then
 // exits with WSAStartup still in force, as much Windows code does); POSIX
 // only: plant_stale_name (binds and abandons a socket at the rendezvous name
@@ -157,6 +163,19 @@ class Peer {
 };
 
 #if !defined(_WIN32)
+// Lowers the soft descriptor limit so that the next new descriptor fails with
+// EMFILE (filling any hole below the limit), and restores it on scope exit.
+class DescriptorExhaustion {
+ public:
+  DescriptorExhaustion();
+  ~DescriptorExhaustion() { release(); }
+  void release();
+
+ private:
+  rlimit saved_{};
+  std::vector<int> fillers_;
+};
+
 // The agent watches a pull target's life through a pidfd. Where there is
 // none (Linux before 5.3, a seccomp filter, Valgrind, which does not know
 // the call) it keeps the entries until the source's last WSACleanup instead

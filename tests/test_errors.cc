@@ -246,37 +246,6 @@ TEST_F(ImportErrors, MismatchedFamilyOrTypeIsWSAEINVALAndKeepsTheToken) {
 }
 
 #if !defined(_WIN32)
-// Lowers the soft descriptor limit so that the next new descriptor fails with
-// EMFILE (filling any hole below the limit), and restores it on scope exit.
-class DescriptorExhaustion {
- public:
-  DescriptorExhaustion() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    int highest = 0;
-    for (int fd = 0; fd < 4096; ++fd) {
-      if (fcntl(fd, F_GETFD) != -1) highest = fd;
-    }
-    rlimit lowered = saved_;
-    lowered.rlim_cur = static_cast<rlim_t>(highest + 1);
-    setrlimit(RLIMIT_NOFILE, &lowered);
-    for (;;) {
-      int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (filler < 0) break;
-      fillers_.push_back(filler);
-    }
-  }
-  ~DescriptorExhaustion() { release(); }
-  void release() {
-    for (int filler : fillers_) close(filler);
-    fillers_.clear();
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  rlimit saved_{};
-  std::vector<int> fillers_;
-};
-
 TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) {
   Session session;
   ASSERT_TRUE(session.ok());

@@ -37,6 +37,26 @@ extern "C" {
  * the terminating NUL. */
 #define WSADUP_TOKEN_TEXT_SIZE (2 * 628 + 1)
 
+/* Options for wsadup_set_option. */
+/* How WSADuplicateSocket hands a socket to a target process that has called
+ * WSAStartup. 0 (the default): an acknowledged push. The call returns once
+ * the target's agent holds the descriptor, so a target out of descriptors
+ * fails the call itself (WSAEMFILE), as Windows' handle duplication does.
+ * 1: a posted push. The call returns once the descriptor is queued on this
+ * process's connection to the target, without waiting for the target; it
+ * saves half of the push's wake-ups (docs/performance.md). A target that
+ * has no free descriptor when it imports then gets WSAEMFILE from its
+ * WSASocket instead, and that token is spent. Only the duplicating process's
+ * setting matters; every target accepts both. Windows duplicates handles
+ * without a round trip anyway: there the option is accepted and changes
+ * nothing. */
+#define WSADUP_OPTION_POSTED_PUSH 1
+
+/* Sets a process-wide option (WSADUP_OPTION_*) for the calls made after it,
+ * in every thread; callable before WSAStartup. Returns 0, or SOCKET_ERROR with
+ * WSAEINVAL for an unknown option or a value the option does not take. */
+WSADUP_EXTERN int wsadup_set_option(int option, int value);
+
 /* The version of the library linked in, as WSADUP_VERSION_HEX / _STRING. */
 WSADUP_EXTERN unsigned int wsadup_version(void);
 WSADUP_EXTERN const char* wsadup_version_string(void);

@@ -5,6 +5,12 @@
 // entry is kept for, to release its entries when it exits. It runs no
 // timers: idle, it sleeps in epoll until a connection, a process exit or the
 // stop signal arrives.
+//
+// A connection a source turned into a mailbox carries posted pushes, which
+// nobody answers. The loop does not read it (a posted push wakes no thread
+// here); an importer reads it when its token's entry is not in the inbox
+// yet, and the loop reads what is left into the inbox when the source closes
+// it, so a source that exits loses none of what it posted.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -25,6 +31,7 @@ struct Agent::Connection {
   int descriptor = -1;
   Agent* agent = nullptr;
   bool closing = false;  // handle close requested; descriptor closes after
+  bool mailbox = false;  // carries posted pushes; in mailboxes_
   PeerIdentity peer;
   std::vector<Nonce> lent;  // pending entries sent here, not yet committed
 };
@@ -175,8 +182,11 @@ void Agent::close_all_descriptors() {
   if (reserve_descriptor_ >= 0) close(reserve_descriptor_);
   reserve_descriptor_ = -1;
   std::lock_guard<std::mutex> lock(tables_mutex_);
-  for (auto& item : inbox_) close(item.second.descriptor);
+  for (auto& item : inbox_) {
+    if (item.second.descriptor >= 0) close(item.second.descriptor);
+  }
   inbox_.clear();
+  mailboxes_.clear();  // their connections were closed with the others
   for (auto& item : pending_) close(item.second.descriptor);
   pending_.clear();
   // Watches are left here only when the loop did not close them: before it
@@ -323,6 +333,9 @@ void Agent::handle_message(Connection* connection) {
         if (received >= 0) close(received);
         handle_commit(connection, message);
         break;
+      case MessageType::kMailbox:
+        handle_mailbox(connection, message, received);
+        break;
       case MessageType::kReply:
         if (received >= 0) close(received);
         close_connection(connection);
@@ -343,7 +356,7 @@ void Agent::handle_push(Connection* connection, const WireMessage& message,
     if (inbox_.size() >= kMaxInboxEntries) {
       status = WSAENOBUFS;
     } else if (!inbox_.emplace(message.nonce,
-                               InboxEntry{received, connection->peer.pid})
+                               InboxEntry{received, connection->peer.pid, 0})
                     .second) {
       status = WSAEINVAL;  // a nonce seen twice is a replay, not a handoff
     }
@@ -409,6 +422,84 @@ void Agent::handle_commit(Connection* connection, const WireMessage& message) {
   reply(connection, message.nonce, 0, -1);
 }
 
+void Agent::handle_mailbox(Connection* connection, const WireMessage& message,
+                           int received) {
+  if (received >= 0) {
+    close(received);
+    reply(connection, message.nonce, WSAEINVAL, -1);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    if (mailboxes_.size() < kMaxMailboxes) {
+      // Listed before the answer goes out: the source posts only after it,
+      // and an importer must find the mailbox from then on.
+      mailboxes_.push_back(
+          Mailbox{connection, connection->descriptor, connection->peer.pid});
+      connection->mailbox = true;
+    }
+  }
+  if (!connection->mailbox) {
+    reply(connection, message.nonce, WSAENOBUFS, -1);
+    return;
+  }
+  // From here the loop only learns when the source closes the connection
+  // (or shuts it down); a posted push wakes no one.
+  if (uv_poll_start(&connection->poll, UV_DISCONNECT, on_mailbox_closed) != 0) {
+    close_connection(connection);
+    return;
+  }
+  reply(connection, message.nonce, 0, -1);
+}
+
+void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  Agent* agent = connection->agent;
+  {
+    // What the source posted and nobody imported yet stays in the inbox.
+    std::lock_guard<std::mutex> lock(agent->tables_mutex_);
+    for (const Mailbox& mailbox : agent->mailboxes_) {
+      if (mailbox.connection == connection) {
+        agent->drain_mailbox_locked(mailbox, nullptr);
+        break;
+      }
+    }
+  }
+  agent->close_connection(connection);
+}
+
+// With tables_mutex_ held. Moves the posted pushes queued on mailbox into
+// the inbox, up to and including wanted's when given. Returns true when
+// wanted's was read. A posted push whose descriptor could not be installed
+// (MSG_CTRUNC: out of descriptors) is kept as a WSAEMFILE entry, so its
+// importer learns why. Anything but a push is read and dropped. An empty
+// message reads like the end of the stream and stops the reading; no source
+// sends one, so only a peer posing as a source loses what it sent after it.
+bool Agent::drain_mailbox_locked(const Mailbox& mailbox, const Nonce* wanted) {
+  for (;;) {
+    WireMessage message;
+    int received = -1;
+    ReceiveResult result = receive_message(mailbox.descriptor, &message,
+                                           &received, MSG_DONTWAIT);
+    if (result == ReceiveResult::kMalformed) continue;
+    bool truncated = result == ReceiveResult::kRightsTruncated;
+    if (result != ReceiveResult::kMessage && !truncated) return false;
+    if (message.type != static_cast<uint16_t>(MessageType::kPush) ||
+        (received < 0 && !truncated)) {
+      if (received >= 0) close(received);
+      continue;
+    }
+    InboxEntry entry{received, mailbox.source_pid, truncated ? WSAEMFILE : 0};
+    // Posted entries are not held to kMaxInboxEntries: the kernel already
+    // bounded them, by the sender's socket buffer, while they were queued.
+    if (!inbox_.emplace(message.nonce, entry).second) {
+      if (received >= 0) close(received);  // a replayed nonce
+      continue;
+    }
+    if (wanted != nullptr && message.nonce == *wanted) return true;
+  }
+}
+
 void Agent::release_lent(Connection* connection) {
   std::lock_guard<std::mutex> lock(tables_mutex_);
   for (const Nonce& nonce : connection->lent) {
@@ -432,6 +523,17 @@ void Agent::close_connection(Connection* connection) {
   if (connection->closing) return;
   connection->closing = true;
   release_lent(connection);
+  if (connection->mailbox) {
+    // Unlisted before its descriptor closes, so no importer reads a
+    // descriptor number that may be reused meanwhile.
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    mailboxes_.erase(
+        std::remove_if(mailboxes_.begin(), mailboxes_.end(),
+                       [connection](const Mailbox& mailbox) {
+                         return mailbox.connection == connection;
+                       }),
+        mailboxes_.end());
+  }
   connections_.erase(
       std::remove(connections_.begin(), connections_.end(), connection),
       connections_.end());
@@ -444,13 +546,29 @@ void Agent::close_connection(Connection* connection) {
            });
 }
 
-int Agent::take_pushed(const Nonce& nonce, pid_t source_pid) {
+int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
+  int ignored = 0;
+  if (error == nullptr) error = &ignored;
+  *error = WSAEINVAL;
   std::lock_guard<std::mutex> lock(tables_mutex_);
   auto found = inbox_.find(nonce);
+  if (found == inbox_.end()) {
+    // Posted, not read yet: it is queued on one of the source's mailboxes
+    // (queued before the source's WSADuplicateSocket returned, so before
+    // the token could exist).
+    for (const Mailbox& mailbox : mailboxes_) {
+      if (mailbox.source_pid == source_pid &&
+          drain_mailbox_locked(mailbox, &nonce)) {
+        break;
+      }
+    }
+    found = inbox_.find(nonce);
+  }
   if (found == inbox_.end() || found->second.source_pid != source_pid) {
     return -1;
   }
   int descriptor = found->second.descriptor;
+  if (descriptor < 0) *error = found->second.status;
   inbox_.erase(found);
   return descriptor;
 }

@@ -83,14 +83,16 @@ SOCKET import_socket(int af, int type, int protocol, const Info* info,
   int error = 0;
   if (record.kind == TokenKind::kPush) {
     std::shared_ptr<Agent> agent = process_agent(false, &error);
+    error = WSAEINVAL;
     if (agent) {
       s = agent->take_pushed(record.nonce,
-                             static_cast<pid_t>(record.source_pid));
+                             static_cast<pid_t>(record.source_pid), &error);
     }
-    // Not in the inbox: already imported (a token works once), forged, or
-    // dropped by a WSACleanup since. The agent replied to the source only
-    // after storing the descriptor, so it cannot still be on its way.
-    if (s < 0) error = WSAEINVAL;
+    // Not in the inbox nor in a mailbox: already imported (a token works
+    // once), forged, or dropped by a WSACleanup since. An acknowledged push
+    // was stored before the source had its token, and a posted one queued,
+    // so it cannot still be on its way. WSAEMFILE: it was posted and this
+    // process had no descriptor free to receive it.
   } else {
     s = pull_descriptor(static_cast<pid_t>(record.source_pid), record.nonce,
                         &error);
@@ -213,6 +215,14 @@ extern "C" int WSACleanup(void) {
   } catch (...) {
     return fail(WSAENOBUFS);
   }
+}
+
+extern "C" int wsadup_set_option(int option, int value) {
+  if (option != WSADUP_OPTION_POSTED_PUSH || (value != 0 && value != 1)) {
+    return fail(WSAEINVAL);
+  }
+  set_posted_push(value == 1);
+  return 0;
 }
 
 extern "C" int WSAGetLastError(void) { return t_last_error; }

@@ -39,6 +39,9 @@ constexpr size_t kMaxInboxEntries = 4096;
 constexpr size_t kMaxPendingEntries = 4096;
 // Connections one agent serves at once; more are accepted and closed.
 constexpr size_t kMaxAgentConnections = 512;
+// Of those, connections that carry posted pushes (mailboxes). A source asking
+// for one past this bound is refused and pushes with acknowledgement.
+constexpr size_t kMaxMailboxes = 256;
 // How long a caller waits for another process's agent to answer.
 constexpr int kReplyTimeoutMs = 5000;
 
@@ -61,6 +64,8 @@ enum class MessageType : uint16_t {
   kPull = 2,    // target -> source agent, asks for a pending descriptor
   kReply = 3,   // agent -> caller: status, and the descriptor for a pull
   kCommit = 4,  // target -> source agent: the pulled descriptor arrived
+  kMailbox = 5, // source -> target agent: this connection carries posted
+                // pushes from now on, which nobody answers
 };
 
 // Every message on a rendezvous connection has this one fixed size and
@@ -95,9 +100,10 @@ enum class ReceiveResult {
 };
 
 // Sends one message, with descriptor_to_send attached when it is >= 0.
+// send_flags is added to sendmsg's flags (MSG_DONTWAIT for a posted push).
 // Returns 0 or an errno value.
 int send_message(int connection, const WireMessage& message,
-                 int descriptor_to_send);
+                 int descriptor_to_send, int send_flags = 0);
 
 // Receives one message. Any descriptor that arrives is close-on-exec from the
 // start (MSG_CMSG_CLOEXEC) and is stored in *received (else -1); a
@@ -174,8 +180,11 @@ class Agent {
   void abandon_after_fork();
 
   // Takes the pushed descriptor for nonce out of the inbox if it was pushed
-  // by source_pid. Returns it, or -1 when there is none.
-  int take_pushed(const Nonce& nonce, pid_t source_pid);
+  // by source_pid, first reading source_pid's mailboxes into the inbox when
+  // it is not there yet. Returns it, or -1 with *error (when given) set:
+  // WSAEMFILE when it was posted but this process had no descriptor free to
+  // receive it (the entry is spent), else WSAEINVAL.
+  int take_pushed(const Nonce& nonce, pid_t source_pid, int* error = nullptr);
 
   // Keeps a duplicate of descriptor for a pull by target_pid, and watches
   // target_pid so that its entries are released when it exits. Returns 0 or
@@ -190,6 +199,14 @@ class Agent {
   struct Connection;
   struct TargetWatch;
   struct InboxEntry {
+    int descriptor;    // -1 when it could not be received: see status
+    pid_t source_pid;
+    int status;        // 0, or WSAEMFILE for a posted push lost at receipt
+  };
+  // A connection that carries posted pushes: read by whoever needs what it
+  // holds (an importer, or the loop thread when the source closes it).
+  struct Mailbox {
+    Connection* connection;
     int descriptor;
     pid_t source_pid;
   };
@@ -215,6 +232,10 @@ class Agent {
                    int received);
   void handle_pull(Connection* connection, const WireMessage& message);
   void handle_commit(Connection* connection, const WireMessage& message);
+  void handle_mailbox(Connection* connection, const WireMessage& message,
+                      int received);
+  static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
+  bool drain_mailbox_locked(const Mailbox& mailbox, const Nonce* wanted);
   void release_lent(Connection* connection);
   void close_connection(Connection* connection);
   void reply(Connection* connection, const Nonce& nonce, uint32_t status,
@@ -238,6 +259,7 @@ class Agent {
   std::mutex tables_mutex_;
   std::unordered_map<Nonce, InboxEntry, NonceHash> inbox_;
   std::unordered_map<Nonce, PendingEntry, NonceHash> pending_;
+  std::vector<Mailbox> mailboxes_;
   // One watch per target pid that has pending entries; opened by the
   // caller's thread, started and closed by the loop thread.
   std::unordered_map<pid_t, TargetWatch*> watches_;
@@ -251,8 +273,15 @@ class Agent {
 // the target's agent acknowledged it; *no_agent when target has no agent
 // (the caller falls back to pull); WSAEINVAL when target is not a process
 // this user may reach; else a Winsock error code.
+// With WSADUP_OPTION_POSTED_PUSH set, the push is posted on a mailbox
+// connection when the kernel takes it at once, and acknowledged otherwise
+// (first contact refused, or the mailbox full).
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent);
+
+// WSADUP_OPTION_POSTED_PUSH, process-wide.
+void set_posted_push(bool enabled);
+bool posted_push();
 
 // Pulls the descriptor kept under nonce by process source's agent. Returns
 // the descriptor (close-on-exec) or -1 with *error set.

@@ -6,11 +6,16 @@
 // connection whose target exited fails its send at once (EPIPE); the push is
 // then retried once on a fresh connection, which finds whether the pid has a
 // new agent, or none.
+//
+// A posted push (WSADUP_OPTION_POSTED_PUSH) goes over a second kind of
+// cached connection, a mailbox, on which the target's agent never answers:
+// it returns as soon as the kernel has queued the descriptor there.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <deque>
 #include <utility>
@@ -28,15 +33,17 @@ constexpr size_t kMaxIdleConnections = 64;
 struct IdleConnection {
   pid_t target;
   int descriptor;
+  bool mailbox;  // carries posted pushes only
 };
 
 std::mutex g_idle_mutex;
 std::deque<IdleConnection> g_idle;  // most recently used at the back
+std::atomic<bool> g_posted_push{false};
 
-int take_idle_connection(pid_t target) {
+int take_idle_connection(pid_t target, bool mailbox) {
   std::lock_guard<std::mutex> lock(g_idle_mutex);
   for (auto it = g_idle.rbegin(); it != g_idle.rend(); ++it) {
-    if (it->target == target) {
+    if (it->target == target && it->mailbox == mailbox) {
       int descriptor = it->descriptor;
       g_idle.erase(std::next(it).base());
       return descriptor;
@@ -45,11 +52,11 @@ int take_idle_connection(pid_t target) {
   return -1;
 }
 
-void keep_idle_connection(pid_t target, int descriptor) {
+void keep_idle_connection(pid_t target, int descriptor, bool mailbox) {
   int evicted = -1;
   {
     std::lock_guard<std::mutex> lock(g_idle_mutex);
-    g_idle.push_back(IdleConnection{target, descriptor});
+    g_idle.push_back(IdleConnection{target, descriptor, mailbox});
     if (g_idle.size() > kMaxIdleConnections) {
       evicted = g_idle.front().descriptor;
       g_idle.pop_front();
@@ -124,7 +131,69 @@ int read_refusal(int connection) {
   return 0;
 }
 
+// Outcome of post_descriptor when the push must be acknowledged instead.
+constexpr int kNotPosted = -1;
+
+// Asks the agent at the other end of a fresh connection to treat it as a
+// mailbox. True once it agreed.
+bool open_mailbox(int connection) {
+  Nonce nonce;
+  if (make_nonce(&nonce) != 0 ||
+      send_message(connection, make_message(MessageType::kMailbox, nonce, 0),
+                   -1) != 0) {
+    return false;
+  }
+  WireMessage reply;
+  int received = -1;
+  bool truncated = false;
+  int status = await_reply(connection, nonce, &reply, &received, &truncated);
+  if (received >= 0) close(received);
+  return status == 0 && reply.nonce == nonce && reply.status == 0;
+}
+
+// Posts descriptor to target's agent under nonce. Returns 0 once the kernel
+// queued it on a mailbox, 0 with *no_agent when target has no agent,
+// WSAEINVAL when target is not a process this user may reach, or kNotPosted
+// when the acknowledged push must do it: the agent refused a mailbox (out of
+// descriptors, or past its bound), the mailbox is full, or the kernel
+// refused the descriptor. The acknowledged push then reports any error.
+int post_descriptor(pid_t target, int descriptor, const Nonce& nonce,
+                    bool* no_agent) {
+  WireMessage push = make_message(MessageType::kPush, nonce, 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int connection = take_idle_connection(target, /*mailbox=*/true);
+    bool reused = connection >= 0;
+    if (!reused) {
+      if (!process_reachable(target)) return WSAEINVAL;
+      int error = 0;
+      connection = connect_to_agent(target, no_agent, &error);
+      if (connection < 0) return *no_agent ? 0 : kNotPosted;
+      bound_waits(connection);
+      if (!open_mailbox(connection)) {
+        close(connection);
+        return kNotPosted;
+      }
+    }
+    // Never waits: a mailbox the target does not read fills up (the
+    // kernel's socket buffer bounds it), and then the push is acknowledged.
+    int sent = send_message(connection, push, descriptor, MSG_DONTWAIT);
+    if (sent == 0 || sent == EAGAIN || sent == EWOULDBLOCK) {
+      keep_idle_connection(target, connection, /*mailbox=*/true);
+      return sent == 0 ? 0 : kNotPosted;
+    }
+    close(connection);
+    if (!reused || !is_dead_connection_error(sent)) return kNotPosted;
+  }
+  return kNotPosted;
+}
+
 }  // namespace
+
+void set_posted_push(bool enabled) {
+  g_posted_push.store(enabled, std::memory_order_relaxed);
+}
+
+bool posted_push() { return g_posted_push.load(std::memory_order_relaxed); }
 
 bool process_reachable(pid_t pid) {
   if (kill(pid, 0) == 0) return true;
@@ -134,9 +203,13 @@ bool process_reachable(pid_t pid) {
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent) {
   *no_agent = false;
+  if (posted_push()) {
+    int posted = post_descriptor(target, descriptor, nonce, no_agent);
+    if (posted != kNotPosted) return posted;
+  }
   WireMessage push = make_message(MessageType::kPush, nonce, 0);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    int connection = take_idle_connection(target);
+    int connection = take_idle_connection(target, /*mailbox=*/false);
     bool reused = connection >= 0;
     if (!reused) {
       // A cached connection proves its target alive; a fresh one is only
@@ -172,7 +245,7 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     if (reply.nonce == Nonce{}) {
       close(connection);  // refused at accept; the agent closed it
     } else {
-      keep_idle_connection(target, connection);
+      keep_idle_connection(target, connection, /*mailbox=*/false);
     }
     return agent_status(reply.status);
   }

@@ -63,7 +63,7 @@ WireMessage make_message(MessageType type, const Nonce& nonce,
 }
 
 int send_message(int connection, const WireMessage& message,
-                 int descriptor_to_send) {
+                 int descriptor_to_send, int send_flags) {
   iovec data{const_cast<WireMessage*>(&message), sizeof(message)};
   msghdr header{};
   header.msg_iov = &data;
@@ -81,7 +81,7 @@ int send_message(int connection, const WireMessage& message,
   }
   for (;;) {
     // MSG_NOSIGNAL: a peer that went away is an error code, not SIGPIPE.
-    ssize_t sent = sendmsg(connection, &header, MSG_NOSIGNAL);
+    ssize_t sent = sendmsg(connection, &header, MSG_NOSIGNAL | send_flags);
     if (sent == static_cast<ssize_t>(sizeof(message))) return 0;
     if (sent >= 0) return EMSGSIZE;
     if (errno != EINTR) return errno;
@@ -124,6 +124,7 @@ bool well_formed(const WireMessage& message) {
     case MessageType::kPull:
     case MessageType::kReply:
     case MessageType::kCommit:
+    case MessageType::kMailbox:
       return true;
   }
   return false;

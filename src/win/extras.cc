@@ -59,3 +59,14 @@ static_assert(WSAEINTR == 10004 && WSAEBADF == 10009 &&
 
 }  // namespace
 }  // namespace wsadup::win
+
+// Windows duplicates a handle into the target without waiting for it, so
+// the posted push is what Winsock always does: the option is accepted and
+// changes nothing.
+extern "C" int wsadup_set_option(int option, int value) {
+  if (option != WSADUP_OPTION_POSTED_PUSH || (value != 0 && value != 1)) {
+    WSASetLastError(WSAEINVAL);
+    return SOCKET_ERROR;
+  }
+  return 0;
+}
