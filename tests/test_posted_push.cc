@@ -3,6 +3,7 @@
 // Every handoff must work as the acknowledged one does; what changes is where
 // a target short of descriptors learns it (its WSASocket), and that what
 // waits in a mailbox is not in the target's descriptor table yet.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -108,8 +109,13 @@ TEST_F(PostedPush, TokensImportInAnyOrderAndEachOnlyOnce) {
     EXPECT_TRUE(peer_sends_through(*peer, index, pairs[i].client,
                                    "socket" + std::to_string(i)));
   }
-  EXPECT_EQ(peer->call("import A", tokens[2]),
-            "err " + std::to_string(WSAEINVAL));
+  if (running_under_wine()) {
+    std::printf("[ WINE SKIP ] Wine imports a token more than once "
+                "(docs/conformance.md W1)\n");
+  } else {
+    EXPECT_EQ(peer->call("import A", tokens[2]),
+              "err " + std::to_string(WSAEINVAL));
+  }
   EXPECT_EQ(peer->finish(), 0);
   for (TcpPair& pair : pairs) {
     EXPECT_EQ(closesocket(pair.server), 0);
