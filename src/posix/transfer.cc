@@ -177,7 +177,10 @@ int post_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     // Never waits: a mailbox the target does not read fills up (the
     // kernel's socket buffer bounds it), and then the push is acknowledged.
     int sent = send_message(connection, push, descriptor, MSG_DONTWAIT);
-    if (sent == 0 || sent == EAGAIN || sent == EWOULDBLOCK) {
+    // EAGAIN: the mailbox is full. ETOOMANYREFS: this user has as many
+    // descriptors in flight as its RLIMIT_NOFILE; the mailbox stays good.
+    if (sent == 0 || sent == EAGAIN || sent == EWOULDBLOCK ||
+        sent == ETOOMANYREFS) {
       keep_idle_connection(target, connection, /*mailbox=*/true);
       return sent == 0 ? 0 : kNotPosted;
     }
