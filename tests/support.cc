@@ -570,13 +570,10 @@ class PeerProcess {
 
 }  // namespace
 
-::testing::AssertionResult peer_sends_through(Peer& peer, int index,
-                                              SOCKET receiver,
-                                              const std::string& word) {
-  std::string reply = peer.call("send " + std::to_string(index) + " " + word);
-  if (reply != "ok") {
-    return ::testing::AssertionFailure() << "send " << index << ": " << reply;
-  }
+namespace {
+
+::testing::AssertionResult receives_exactly(SOCKET receiver,
+                                            const std::string& word) {
   std::string got;
   if (!recv_exact(receiver, word.size(), &got)) {
     return ::testing::AssertionFailure() << "\"" << word << "\" did not arrive";
@@ -586,6 +583,31 @@ class PeerProcess {
            << "got \"" << got << "\", not \"" << word << "\"";
   }
   return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+::testing::AssertionResult peer_sends_through(Peer& peer, int index,
+                                              SOCKET receiver,
+                                              const std::string& word) {
+  std::string reply = peer.call("send " + std::to_string(index) + " " + word);
+  if (reply != "ok") {
+    return ::testing::AssertionFailure() << "send " << index << ": " << reply;
+  }
+  return receives_exactly(receiver, word);
+}
+
+::testing::AssertionResult sends_through(SOCKET sender, SOCKET receiver,
+                                         const std::string& word) {
+  if (!send_all(sender, word)) {
+    return ::testing::AssertionFailure() << "sending \"" << word << "\" failed";
+  }
+  return receives_exactly(receiver, word);
+}
+
+bool token_from_reply(const std::string& reply, WSAPROTOCOL_INFOA* info) {
+  return reply.compare(0, 3, "ok ") == 0 &&
+         token_from_bytes(reply.substr(3), info);
 }
 
 bool handoff_to_self_works() {

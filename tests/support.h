@@ -118,6 +118,13 @@ class Peer;
 ::testing::AssertionResult peer_sends_through(Peer& peer, int index,
                                               SOCKET receiver,
                                               const std::string& word);
+// The same from this process: sender sends word, exactly word arrives at
+// receiver.
+::testing::AssertionResult sends_through(SOCKET sender, SOCKET receiver,
+                                         const std::string& word);
+// The token in a peer's "ok <token bytes>" reply to duplicate; false for
+// any other reply.
+bool token_from_reply(const std::string& reply, WSAPROTOCOL_INFOA* info);
 
 // The scriptable peer: a real separate process running the "peer" helper.
 // Each call sends one command frame and returns the reply frame ("ok ...",

@@ -105,11 +105,6 @@ WSAPROTOCOL_INFOA retargeted(const WSAPROTOCOL_INFOA& info, uint32_t pid) {
   return forged;
 }
 
-bool token_from_reply(const std::string& reply, WSAPROTOCOL_INFOA* info) {
-  return reply.compare(0, 3, "ok ") == 0 &&
-         token_from_bytes(reply.substr(3), info);
-}
-
 std::string error_reply(int code) { return "err " + std::to_string(code); }
 
 // The number of descriptors a peer has open, or -1.

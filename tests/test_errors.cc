@@ -123,10 +123,7 @@ TEST_F(ImportErrors, CorruptedTokenIsWSAEINVALAndTheGoodTokenStillImports) {
   EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
   SOCKET imported = import_token(&good);
   ASSERT_NE(imported, INVALID_SOCKET);
-  ASSERT_TRUE(send_all(imported, "still-good"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(pair.client, 10, &got));
-  EXPECT_EQ(got, "still-good");
+  EXPECT_TRUE(sends_through(imported, pair.client, "still-good"));
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);
@@ -264,15 +261,11 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) 
   EXPECT_EQ(reply, "err " + std::to_string(WSAEMFILE));
   // With descriptors back, the same socket hands off: nothing was lost.
   reply = source->call("duplicate 0 " + std::to_string(current_pid()));
-  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
   WSAPROTOCOL_INFOA info;
-  ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
+  ASSERT_TRUE(token_from_reply(reply, &info)) << reply;
   SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET);
-  ASSERT_TRUE(send_all(imported, "x"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 1, &got));
-  EXPECT_EQ(got, "x");
+  EXPECT_TRUE(sends_through(imported, server, "x"));
   EXPECT_EQ(source->finish(), 0);
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(server), 0);
@@ -312,10 +305,7 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPullIsWSAEMFILEAndKeepsTheToken) {
   EXPECT_EQ(failed, INVALID_SOCKET);
   SOCKET imported = import_token(&again);
   ASSERT_NE(imported, INVALID_SOCKET);
-  ASSERT_TRUE(send_all(imported, "y"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 1, &got));
-  EXPECT_EQ(got, "y");
+  EXPECT_TRUE(sends_through(imported, server, "y"));
   EXPECT_EQ(source->finish(), 0);
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(server), 0);

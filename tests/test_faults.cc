@@ -300,13 +300,8 @@ TEST_F(Faults, SourceKilledRightAfterAPushDuplicateTheTargetStillImports) {
   ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
   SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
-  ASSERT_TRUE(send_all(imported, "after-kill"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 10, &got));
-  EXPECT_EQ(got, "after-kill");
-  ASSERT_TRUE(send_all(server, "back"));
-  EXPECT_TRUE(recv_exact(imported, 4, &got));
-  EXPECT_EQ(got, "back");
+  ASSERT_TRUE(sends_through(imported, server, "after-kill"));
+  ASSERT_TRUE(sends_through(server, imported, "back"));
   // This process held the last reference: closing it ends the stream.
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_TRUE(sees_end_of_stream(server));

@@ -190,9 +190,8 @@ TEST_F(PostedPush, TargetWithoutDescriptorsGetsWSAEMFILEFromWSASocket) {
   // descriptor too).
   std::string reply =
       source->call("duplicate 0 " + std::to_string(current_pid()));
-  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
   WSAPROTOCOL_INFOA first;
-  ASSERT_TRUE(token_from_bytes(reply.substr(3), &first));
+  ASSERT_TRUE(token_from_reply(reply, &first)) << reply;
   SOCKET imported = import_token(&first);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
   EXPECT_EQ(closesocket(imported), 0);
@@ -201,9 +200,8 @@ TEST_F(PostedPush, TargetWithoutDescriptorsGetsWSAEMFILEFromWSASocket) {
     DescriptorExhaustion exhausted;
     // The source does not wait for this process, so it cannot know.
     reply = source->call("duplicate 0 " + std::to_string(current_pid()));
-    ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
     WSAPROTOCOL_INFOA info;
-    ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
+    ASSERT_TRUE(token_from_reply(reply, &info)) << reply;
     EXPECT_EQ(import_token(&info), INVALID_SOCKET);
     error = WSAGetLastError();
     exhausted.release();
@@ -214,15 +212,11 @@ TEST_F(PostedPush, TargetWithoutDescriptorsGetsWSAEMFILEFromWSASocket) {
   EXPECT_EQ(error, WSAEMFILE);
   // The source's own socket is untouched and hands off again.
   reply = source->call("duplicate 0 " + std::to_string(current_pid()));
-  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
   WSAPROTOCOL_INFOA info;
-  ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
+  ASSERT_TRUE(token_from_reply(reply, &info)) << reply;
   imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
-  ASSERT_TRUE(send_all(imported, "x"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 1, &got));
-  EXPECT_EQ(got, "x");
+  EXPECT_TRUE(sends_through(imported, server, "x"));
   EXPECT_EQ(source->finish(), 0);
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(server), 0);
@@ -255,9 +249,7 @@ TEST_F(PostedPush, WhatASourceKilledAfterPostingLeftIsStillImported) {
     ASSERT_TRUE(token_from_bytes(token, &info));
     SOCKET imported = import_token(&info);
     ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
-    ASSERT_TRUE(send_all(imported, "k"));
-    std::string got;
-    EXPECT_TRUE(recv_exact(server, 1, &got));
+    EXPECT_TRUE(sends_through(imported, server, "k"));
     EXPECT_EQ(closesocket(imported), 0);
     EXPECT_EQ(import_token(&info), INVALID_SOCKET);
     EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
@@ -302,15 +294,11 @@ TEST_F(PostedPush, TargetCleanupReleasesWhatWaitsAndTheSourceReconnects) {
   // The source's cached mailbox is dead now; its next push finds the new
   // agent.
   std::string reply = source->call("duplicate 0 " + std::to_string(current_pid()));
-  ASSERT_EQ(reply.compare(0, 3, "ok "), 0) << reply;
   WSAPROTOCOL_INFOA info;
-  ASSERT_TRUE(token_from_bytes(reply.substr(3), &info));
+  ASSERT_TRUE(token_from_reply(reply, &info)) << reply;
   SOCKET imported = import_token(&info);
   ASSERT_NE(imported, INVALID_SOCKET) << WSAGetLastError();
-  ASSERT_TRUE(send_all(imported, "again"));
-  std::string got;
-  EXPECT_TRUE(recv_exact(server, 5, &got));
-  EXPECT_EQ(got, "again");
+  EXPECT_TRUE(sends_through(imported, server, "again"));
   EXPECT_EQ(source->finish(), 0);
   EXPECT_EQ(closesocket(imported), 0);
   EXPECT_EQ(closesocket(server), 0);
