@@ -131,6 +131,26 @@ int read_refusal(int connection) {
   return 0;
 }
 
+// A connection to target's agent: a cached one of the kind asked for, else a
+// new one. A cached connection proves its target alive; a new one is only
+// made to a process this user may reach, which includes one whose cached
+// connection just failed. Returns it, with *reused saying which, or -1 with
+// *no_agent set (target has no agent) or *error set (WSAEINVAL: not a
+// process this user may reach).
+int agent_connection(pid_t target, bool mailbox, bool* reused, bool* no_agent,
+                     int* error) {
+  int connection = take_idle_connection(target, mailbox);
+  *reused = connection >= 0;
+  if (*reused) return connection;
+  if (!process_reachable(target)) {
+    *error = WSAEINVAL;
+    return -1;
+  }
+  connection = connect_to_agent(target, no_agent, error);
+  if (connection >= 0) bound_waits(connection);
+  return connection;
+}
+
 // Outcome of post_descriptor when the push must be acknowledged instead.
 constexpr int kNotPosted = -1;
 
@@ -152,27 +172,23 @@ bool open_mailbox(int connection) {
 }
 
 // Posts descriptor to target's agent under nonce. Returns 0 once the kernel
-// queued it on a mailbox, 0 with *no_agent when target has no agent,
-// WSAEINVAL when target is not a process this user may reach, or kNotPosted
-// when the acknowledged push must do it: the agent refused a mailbox (out of
-// descriptors, or past its bound), the mailbox is full, or the kernel
-// refused the descriptor. The acknowledged push then reports any error.
+// queued it on a mailbox, 0 with *no_agent when target has no agent, or
+// kNotPosted when the acknowledged push must do it: no connection could be
+// made, the agent refused a mailbox (out of descriptors, or past its bound),
+// the mailbox is full, or the kernel refused the descriptor. The
+// acknowledged push then reports any error.
 int post_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent) {
   WireMessage push = make_message(MessageType::kPush, nonce, 0);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    int connection = take_idle_connection(target, /*mailbox=*/true);
-    bool reused = connection >= 0;
-    if (!reused) {
-      if (!process_reachable(target)) return WSAEINVAL;
-      int error = 0;
-      connection = connect_to_agent(target, no_agent, &error);
-      if (connection < 0) return *no_agent ? 0 : kNotPosted;
-      bound_waits(connection);
-      if (!open_mailbox(connection)) {
-        close(connection);
-        return kNotPosted;
-      }
+    bool reused = false;
+    int error = 0;
+    int connection =
+        agent_connection(target, /*mailbox=*/true, &reused, no_agent, &error);
+    if (connection < 0) return *no_agent ? 0 : kNotPosted;
+    if (!reused && !open_mailbox(connection)) {
+      close(connection);
+      return kNotPosted;
     }
     // Never waits: a mailbox the target does not read fills up (the
     // kernel's socket buffer bounds it), and then the push is acknowledged.
@@ -212,18 +228,11 @@ int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
   }
   WireMessage push = make_message(MessageType::kPush, nonce, 0);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    int connection = take_idle_connection(target, /*mailbox=*/false);
-    bool reused = connection >= 0;
-    if (!reused) {
-      // A cached connection proves its target alive; a fresh one is only
-      // tried for a process this user may reach, which includes one whose
-      // cached connection just failed.
-      if (!process_reachable(target)) return WSAEINVAL;
-      int error = 0;
-      connection = connect_to_agent(target, no_agent, &error);
-      if (connection < 0) return *no_agent ? 0 : error;
-      bound_waits(connection);
-    }
+    bool reused = false;
+    int error = 0;
+    int connection =
+        agent_connection(target, /*mailbox=*/false, &reused, no_agent, &error);
+    if (connection < 0) return *no_agent ? 0 : error;
     int sent = send_message(connection, push, descriptor);
     if (sent != 0) {
       // An agent out of descriptors answers a new connection with a refusal
