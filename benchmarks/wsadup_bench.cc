@@ -659,23 +659,18 @@ void rows_curve(const std::vector<int>& counts, const char* suffix,
         n, [](RawTarget& t) { return t.start(SOCK_STREAM); }, raw_handoff,
         [](RawTarget& t) { t.stop(); });
   }
-  for (int n : counts) {
-    curve_row<Target>(
-        "W" + std::to_string(n) + suffix,
-        "wsadup push, " + std::to_string(n) + " target(s) at once, " + where,
-        n, [](Target& t) { return t.start("push_target") && t.ready(0); },
-        [](Target& t, int s, uint64_t* e) { return wsadup_handoff(t, s, e); },
-        [](Target& t) { t.stop(); });
-  }
-  wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 1);
-  for (int n : counts) {
-    curve_row<Target>(
-        "P" + std::to_string(n) + suffix,
-        "wsadup posted push, " + std::to_string(n) + " target(s) at once, " +
-            where,
-        n, [](Target& t) { return t.start("push_target") && t.ready(0); },
-        [](Target& t, int s, uint64_t* e) { return wsadup_handoff(t, s, e); },
-        [](Target& t) { t.stop(); });
+  // wsadup push (W), then the same with the posted push (P).
+  for (bool posted : {false, true}) {
+    wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, posted ? 1 : 0);
+    for (int n : counts) {
+      curve_row<Target>(
+          (posted ? "P" : "W") + std::to_string(n) + suffix,
+          std::string(posted ? "wsadup posted push, " : "wsadup push, ") +
+              std::to_string(n) + " target(s) at once, " + where,
+          n, [](Target& t) { return t.start("push_target") && t.ready(0); },
+          [](Target& t, int s, uint64_t* e) { return wsadup_handoff(t, s, e); },
+          [](Target& t) { t.stop(); });
+    }
   }
   wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 0);
 }
