@@ -434,8 +434,7 @@ void Agent::handle_mailbox(Connection* connection, const WireMessage& message,
     if (mailboxes_.size() < kMaxMailboxes) {
       // Listed before the answer goes out: the source posts only after it,
       // and an importer must find the mailbox from then on.
-      mailboxes_.push_back(
-          Mailbox{connection, connection->descriptor, connection->peer.pid});
+      mailboxes_.push_back(connection);
       connection->mailbox = true;
     }
   }
@@ -458,12 +457,7 @@ void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
   {
     // What the source posted and nobody imported yet stays in the inbox.
     std::lock_guard<std::mutex> lock(agent->tables_mutex_);
-    for (const Mailbox& mailbox : agent->mailboxes_) {
-      if (mailbox.connection == connection) {
-        agent->drain_mailbox_locked(mailbox, nullptr);
-        break;
-      }
-    }
+    agent->drain_mailbox_locked(*connection, nullptr);
   }
   agent->close_connection(connection);
 }
@@ -475,7 +469,8 @@ void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
 // importer learns why. Anything but a push is read and dropped. An empty
 // message reads like the end of the stream and stops the reading; no source
 // sends one, so only a peer posing as a source loses what it sent after it.
-bool Agent::drain_mailbox_locked(const Mailbox& mailbox, const Nonce* wanted) {
+bool Agent::drain_mailbox_locked(const Connection& mailbox,
+                                 const Nonce* wanted) {
   for (;;) {
     WireMessage message;
     int received = -1;
@@ -489,7 +484,7 @@ bool Agent::drain_mailbox_locked(const Mailbox& mailbox, const Nonce* wanted) {
       if (received >= 0) close(received);
       continue;
     }
-    InboxEntry entry{received, mailbox.source_pid, truncated ? WSAEMFILE : 0};
+    InboxEntry entry{received, mailbox.peer.pid, truncated ? WSAEMFILE : 0};
     // Posted entries are not held to kMaxInboxEntries: the kernel already
     // bounded them, by the sender's socket buffer, while they were queued.
     if (!inbox_.emplace(message.nonce, entry).second) {
@@ -528,10 +523,7 @@ void Agent::close_connection(Connection* connection) {
     // descriptor number that may be reused meanwhile.
     std::lock_guard<std::mutex> lock(tables_mutex_);
     mailboxes_.erase(
-        std::remove_if(mailboxes_.begin(), mailboxes_.end(),
-                       [connection](const Mailbox& mailbox) {
-                         return mailbox.connection == connection;
-                       }),
+        std::remove(mailboxes_.begin(), mailboxes_.end(), connection),
         mailboxes_.end());
   }
   connections_.erase(
@@ -556,9 +548,9 @@ int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
     // Posted, not read yet: it is queued on one of the source's mailboxes
     // (queued before the source's WSADuplicateSocket returned, so before
     // the token could exist).
-    for (const Mailbox& mailbox : mailboxes_) {
-      if (mailbox.source_pid == source_pid &&
-          drain_mailbox_locked(mailbox, &nonce)) {
+    for (const Connection* mailbox : mailboxes_) {
+      if (mailbox->peer.pid == source_pid &&
+          drain_mailbox_locked(*mailbox, &nonce)) {
         break;
       }
     }

@@ -203,13 +203,6 @@ class Agent {
     pid_t source_pid;
     int status;        // 0, or WSAEMFILE for a posted push lost at receipt
   };
-  // A connection that carries posted pushes: read by whoever needs what it
-  // holds (an importer, or the loop thread when the source closes it).
-  struct Mailbox {
-    Connection* connection;
-    int descriptor;
-    pid_t source_pid;
-  };
   struct PendingEntry {
     int descriptor;
     pid_t target_pid;
@@ -235,7 +228,7 @@ class Agent {
   void handle_mailbox(Connection* connection, const WireMessage& message,
                       int received);
   static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
-  bool drain_mailbox_locked(const Mailbox& mailbox, const Nonce* wanted);
+  bool drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted);
   void release_lent(Connection* connection);
   void close_connection(Connection* connection);
   void reply(Connection* connection, const Nonce& nonce, uint32_t status,
@@ -259,7 +252,10 @@ class Agent {
   std::mutex tables_mutex_;
   std::unordered_map<Nonce, InboxEntry, NonceHash> inbox_;
   std::unordered_map<Nonce, PendingEntry, NonceHash> pending_;
-  std::vector<Mailbox> mailboxes_;
+  // Connections that carry posted pushes: read by whoever needs what they
+  // hold (an importer, or the loop thread when the source closes one). Their
+  // descriptor and peer never change while they are listed.
+  std::vector<Connection*> mailboxes_;
   // One watch per target pid that has pending entries; opened by the
   // caller's thread, started and closed by the loop thread.
   std::unordered_map<pid_t, TargetWatch*> watches_;
