@@ -13,9 +13,12 @@
 // is opened anew by the next packet sent on it.
 //
 // A connection the agent agreed to make a mailbox gets no answers from then
-// on: what is sent there is not observed, and the model counts each push
-// with one descriptor and a new nonce as an inbox entry (read by an
-// importer, or by the agent when the connection closes). An empty message
+// on: what is sent there is not observed. The model queues each push with
+// one descriptor on that link, and moves the queue into the inbox (a nonce
+// the inbox already holds is dropped) when the connection closes, which is
+// when the agent reads it here: until then, an acknowledged push of a queued
+// nonce is no replay to the agent, and the queued copy is the one dropped
+// later. An empty message
 // there reads like the end of the stream: the agent stops reading at it, so
 // what follows it on that connection is released unread.
 //
@@ -31,6 +34,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include "fuzz_nonces.h"
 #include "fuzz_support.h"
@@ -65,6 +69,7 @@ struct Link {
   int serial = 0;  // tells connections apart across reopenings
   bool mailbox = false;  // the agent agreed; it answers nothing here
   bool stalled = false;  // an empty message was posted: nothing after counts
+  std::vector<Nonce> posted;  // pushes queued on the mailbox, not read yet
 };
 
 // What the agent's tables should hold, by the rules in docs/design.md.
@@ -150,20 +155,25 @@ Expected expect(Model* model, const Link& link, const Packet& packet) {
   return result;
 }
 
-// What a packet on a mailbox does: a push with one descriptor and a nonce
-// the inbox does not hold becomes an entry; everything else is dropped.
-void post(Model* model, Link* link, const Packet& packet) {
+// What a packet on a mailbox does: a push with one descriptor is queued
+// there; everything else is dropped when it is read.
+void post(Link* link, const Packet& packet) {
   if (packet.payload.empty() && packet.descriptors == 0) link->stalled = true;
   WireMessage message;
-  if (!link->stalled && std::min(packet.descriptors, kAgentRoom) == 1 && parse(packet, &message) &&
+  if (!link->stalled && std::min(packet.descriptors, kAgentRoom) == 1 &&
+      parse(packet, &message) &&
       message.type == static_cast<uint16_t>(MessageType::kPush)) {
-    model->inbox.insert(message.nonce);
+    link->posted.push_back(message.nonce);
   }
 }
 
 void forget_link(Model* model, Link* link) {
   close(link->descriptor);
   link->descriptor = -1;
+  // A closed mailbox has been read into the inbox; a nonce it already held
+  // is dropped.
+  for (const Nonce& nonce : link->posted) model->inbox.insert(nonce);
+  link->posted.clear();
   link->mailbox = false;
   link->stalled = false;
   // A connection's lent entries go back when it closes.
@@ -277,7 +287,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (link.mailbox) {
       FUZZ_CHECK(wsadup_fuzz::send_packet(link.descriptor, packet,
                                           fix.attached) == 0);
-      post(&model, &link, packet);
+      post(&link, packet);
     } else {
       exchange(fix, &model, &link, packet,
                well_formed ? &message.nonce : nullptr);
