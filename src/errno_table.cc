@@ -14,10 +14,13 @@ struct ErrnoMapping {
 
 // Each row is the condition Windows reports with that code. EBADF becomes
 // WSAENOTSOCK because a closed descriptor is "not a socket" to Winsock.
+// EINPROGRESS is WSAEWOULDBLOCK because that is what Windows reports for a
+// non-blocking connect under way (its WSAEINPROGRESS means a blocking call
+// is already running in the thread). Where several errno values share a
+// code, the first row is the one errno_for_wsa_error gives back.
 constexpr ErrnoMapping kErrnoMappings[] = {
     {0, 0},
     {EINTR, WSAEINTR},
-    {EBADF, WSAENOTSOCK},
     {EACCES, WSAEACCES},
     {EPERM, WSAEACCES},
     {EFAULT, WSAEFAULT},
@@ -28,9 +31,10 @@ constexpr ErrnoMapping kErrnoMappings[] = {
 #if defined(EWOULDBLOCK) && EWOULDBLOCK != EAGAIN
     {EWOULDBLOCK, WSAEWOULDBLOCK},
 #endif
-    {EINPROGRESS, WSAEINPROGRESS},
+    {EINPROGRESS, WSAEWOULDBLOCK},
     {EALREADY, WSAEALREADY},
     {ENOTSOCK, WSAENOTSOCK},
+    {EBADF, WSAENOTSOCK},
     {EDESTADDRREQ, WSAEDESTADDRREQ},
     {EMSGSIZE, WSAEMSGSIZE},
     {EPROTOTYPE, WSAEPROTOTYPE},
@@ -101,6 +105,13 @@ int translate_errno(int errno_value) {
     if (row.errno_value == errno_value) return row.wsa_error;
   }
   return WSAEINVAL;
+}
+
+int errno_for_wsa_error(int wsa_error) {
+  for (const ErrnoMapping& row : kErrnoMappings) {
+    if (row.wsa_error == wsa_error) return row.errno_value;
+  }
+  return 0;
 }
 
 }  // namespace wsadup::detail

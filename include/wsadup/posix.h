@@ -287,4 +287,7 @@ typedef LPWSAPROTOCOL_INFOA LPWSAPROTOCOL_INFO;
 #define WSADuplicateSocket WSADuplicateSocketA
 #endif
 
+/* The calls around a handoff: ioctlsocket, WSAIoctl, WSARecv and friends. */
+#include "wsadup/posix_winsock.h"
+
 #endif /* WSADUP_POSIX_H */

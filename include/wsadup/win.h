@@ -7,6 +7,8 @@
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
+/* struct tcp_keepalive and SIO_KEEPALIVE_VALS. */
+#include <mstcpip.h>
 
 #include <stddef.h>
 

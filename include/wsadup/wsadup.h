@@ -51,6 +51,17 @@ extern "C" {
  * without a round trip anyway: there the option is accepted and changes
  * nothing. */
 #define WSADUP_OPTION_POSTED_PUSH 1
+/* Whether WSAStartup makes a send on a broken connection fail instead of
+ * killing the process. 1 (the default): the first WSAStartup sets SIGPIPE's
+ * disposition to SIG_IGN when it is SIG_DFL, and the last WSACleanup puts
+ * SIG_DFL back if it is still SIG_IGN; a send on a connection the peer has
+ * reset then returns SOCKET_ERROR with WSAECONNRESET, as on Windows. A
+ * handler the program installed itself is left alone. 0: WSAStartup leaves
+ * SIGPIPE alone. WSASend, WSASendTo and the compatibility directory's send
+ * and sendto never raise SIGPIPE, whatever this says. Set it before
+ * WSAStartup. Windows has no SIGPIPE: there the option is accepted and
+ * changes nothing. */
+#define WSADUP_OPTION_IGNORE_SIGPIPE 2
 
 /* Sets a process-wide option (WSADUP_OPTION_*) for the calls made after it,
  * in every thread; callable before WSAStartup. Returns 0, or SOCKET_ERROR with

@@ -1,6 +1,8 @@
-// The exported Winsock functions of the POSIX backend. Each one checks its
-// arguments in the order Windows does, sets the thread's last error, and
-// catches everything: nothing throws across the C boundary.
+// The exported Winsock functions of the POSIX backend for the handoff itself:
+// WSAStartup, WSACleanup, WSASocket, WSADuplicateSocket, closesocket. Each
+// one checks its arguments in the order Windows does, sets the thread's last
+// error (last_error.h), leaves errno alone when it succeeds, and catches
+// everything: nothing throws across the C boundary.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,34 +14,10 @@
 
 #include "errno_table.h"
 #include "posix/internal.h"
+#include "posix/socket_calls.h"
 
 namespace wsadup::detail {
 namespace {
-
-thread_local int t_last_error = 0;
-
-// The family, type and protocol of s; false when s is not an open socket.
-bool socket_kind(SOCKET s, int* family, int* type, int* protocol) {
-  socklen_t length = sizeof(int);
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, type, &length) != 0) return false;
-#if defined(SO_DOMAIN) && defined(SO_PROTOCOL)
-  length = sizeof(int);
-  if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, family, &length) != 0) return false;
-  length = sizeof(int);
-  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, protocol, &length) != 0) {
-    return false;
-  }
-#else
-  sockaddr_storage address{};
-  length = sizeof(address);
-  if (getsockname(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return false;
-  }
-  *family = address.ss_family;
-  *protocol = 0;
-#endif
-  return true;
-}
 
 // Applies the inheritance the caller asked for. Descriptors are
 // close-on-exec from birth; only an explicit request clears it.
@@ -64,15 +42,23 @@ SOCKET create_socket(int af, int type, int protocol, DWORD flags) {
   return s;
 }
 
+// With a WSAPROTOCOL_INFO, FROM_PROTOCOL_INFO and 0 both mean "the info's
+// value" (Wine's and ReactOS's suites, which pass on Windows, import with
+// WSASocket(0, 0, 0, &info, ...)); a value equal to the info's is accepted
+// too, as Rust's std passes them; anything else contradicts the token.
+bool matches_token(int requested, int token_value) {
+  return requested == FROM_PROTOCOL_INFO || requested == 0 ||
+         requested == token_value;
+}
+
 template <typename Info>
 SOCKET import_socket(int af, int type, int protocol, const Info* info,
                      GROUP group, DWORD flags) {
   TokenRecord record;
   if (group != 0 || decode_token(*info, &record) != 0 ||
-      (af != FROM_PROTOCOL_INFO && af != record.address_family) ||
-      (type != FROM_PROTOCOL_INFO && type != record.socket_type) ||
-      (protocol != FROM_PROTOCOL_INFO && protocol != 0 &&
-       protocol != record.protocol) ||
+      !matches_token(af, record.address_family) ||
+      !matches_token(type, record.socket_type) ||
+      !matches_token(protocol, record.protocol) ||
       record.target_pid != static_cast<uint32_t>(current_pid())) {
     // A token for another process is refused here without touching it, so
     // the rightful target can still import it.
@@ -111,6 +97,7 @@ SOCKET import_socket(int af, int type, int protocol, const Info* info,
 template <typename Info>
 SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
                   DWORD flags) {
+  ErrnoScope errno_scope;
   try {
     if (!is_initialised()) {
       fail(WSANOTINITIALISED);
@@ -126,6 +113,7 @@ SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
 
 template <typename Info>
 int duplicate_socket(SOCKET s, DWORD pid, Info* info) {
+  ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
     TokenRecord record;
@@ -168,17 +156,12 @@ int duplicate_socket(SOCKET s, DWORD pid, Info* info) {
 }
 
 }  // namespace
-
-int fail(int wsa_error) {
-  t_last_error = wsa_error;
-  return SOCKET_ERROR;
-}
-
 }  // namespace wsadup::detail
 
 using namespace wsadup::detail;
 
 extern "C" int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData) {
+  ErrnoScope errno_scope;
   try {
     BYTE major = LOBYTE(wVersionRequested);
     BYTE minor = HIBYTE(wVersionRequested);
@@ -209,6 +192,7 @@ extern "C" int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData) {
 }
 
 extern "C" int WSACleanup(void) {
+  ErrnoScope errno_scope;
   try {
     int status = cleanup();
     return status == 0 ? 0 : fail(status);
@@ -218,16 +202,18 @@ extern "C" int WSACleanup(void) {
 }
 
 extern "C" int wsadup_set_option(int option, int value) {
-  if (option != WSADUP_OPTION_POSTED_PUSH || (value != 0 && value != 1)) {
-    return fail(WSAEINVAL);
+  if (value != 0 && value != 1) return fail(WSAEINVAL);
+  switch (option) {
+    case WSADUP_OPTION_POSTED_PUSH:
+      set_posted_push(value == 1);
+      return 0;
+    case WSADUP_OPTION_IGNORE_SIGPIPE:
+      set_ignore_sigpipe(value == 1);
+      return 0;
+    default:
+      return fail(WSAEINVAL);
   }
-  set_posted_push(value == 1);
-  return 0;
 }
-
-extern "C" int WSAGetLastError(void) { return t_last_error; }
-
-extern "C" void WSASetLastError(int iError) { t_last_error = iError; }
 
 extern "C" SOCKET WSASocketA(int af, int type, int protocol,
                              LPWSAPROTOCOL_INFOA lpProtocolInfo, GROUP g,
@@ -252,6 +238,7 @@ extern "C" int WSADuplicateSocketW(SOCKET s, DWORD dwProcessId,
 }
 
 extern "C" int closesocket(SOCKET s) {
+  ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
     struct stat status;
@@ -259,6 +246,7 @@ extern "C" int closesocket(SOCKET s) {
       return fail(WSAENOTSOCK);
     }
     untrack_descriptor(s);
+    forget_deferred_connection(s);
     // POSIX close releases the descriptor even when it reports EINTR; the
     // socket itself lives on while other descriptors refer to it.
     close(s);

@@ -8,7 +8,10 @@
 //   token.cc            WSAPROTOCOL_INFO filling and the private record
 //   descriptor_table.cc the sockets wsadup created or imported
 //   process_state.cc    WSAStartup reference count, agent lifetime, fork
-//   api.cc              the exported Winsock functions
+//   sigpipe.cc          SIGPIPE's disposition between WSAStartup and cleanup
+//   api.cc              the exported handoff functions
+//   last_error.cc       WSAGetLastError after wsadup's and the system's calls
+// The calls around a handoff have their own private header, socket_calls.h.
 #ifndef WSADUP_SRC_POSIX_INTERNAL_H
 #define WSADUP_SRC_POSIX_INTERNAL_H
 
@@ -27,6 +30,7 @@
 
 #include <uv.h>
 
+#include "posix/last_error.h"
 #include "wsadup/wsadup.h"
 
 namespace wsadup::detail {
@@ -310,6 +314,14 @@ struct TokenRecord {
 void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOA* info);
 void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info);
 
+// Fills info's public fields as Winsock reports them for a socket of this
+// family, type and protocol (getsockopt SO_PROTOCOL_INFO): what a token
+// carries, without the private record.
+void describe_protocol(int family, int type, int protocol,
+                       WSAPROTOCOL_INFOA* info);
+void describe_protocol(int family, int type, int protocol,
+                       WSAPROTOCOL_INFOW* info);
+
 // Reads and checks the private record. Returns 0 or WSAEINVAL.
 int decode_token(const WSAPROTOCOL_INFOA& info, TokenRecord* record);
 int decode_token(const WSAPROTOCOL_INFOW& info, TokenRecord* record);
@@ -339,6 +351,13 @@ pid_t current_pid();
 // (the nonce pool) compare it to drop what a forked child inherited.
 uint64_t fork_generation();
 
+// WSADUP_OPTION_IGNORE_SIGPIPE, process-wide. The first startup() ignores
+// SIGPIPE when it is at its default and the option is on; the last cleanup()
+// puts the default back if it is still the one startup() set.
+void set_ignore_sigpipe(bool enabled);
+void ignore_sigpipe_at_startup();
+void restore_sigpipe_at_cleanup();
+
 // Increments the reference count and starts the agent on the first call.
 int startup();
 // Decrements it; the last call stops the agent and closes tracked sockets.
@@ -349,11 +368,6 @@ int cleanup();
 // initialised parent) starts its own; else nullptr means none runs. Returns
 // nullptr with *error set when starting fails.
 std::shared_ptr<Agent> process_agent(bool start_if_missing, int* error);
-
-// ---------------------------------------------------------------- errors --
-
-// Sets the calling thread's last error and returns SOCKET_ERROR.
-int fail(int wsa_error);
 
 }  // namespace wsadup::detail
 

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "posix/internal.h"
+#include "posix/socket_calls.h"
 
 namespace wsadup::detail {
 namespace {
@@ -100,6 +101,7 @@ int startup() {
     int status = Agent::start(&g_agent);
     if (status != 0) return status;
   }
+  if (g_startup_count == 0) ignore_sigpipe_at_startup();
   ++g_startup_count;
   g_initialised.store(true, std::memory_order_release);
   return 0;
@@ -120,6 +122,8 @@ int cleanup() {
   }
   close_cached_connections();
   close_tracked_descriptors();
+  close_deferred_connections();
+  restore_sigpipe_at_cleanup();
   return 0;
 }
 

@@ -121,31 +121,35 @@ auto protocol_unit(uint8_t b) {
 }
 
 template <typename Info>
-void encode(const TokenRecord& record, Info* info) {
+void describe(int family, int type, int protocol, Info* info) {
   std::memset(info, 0, sizeof(*info));
-  PublicFields fields = public_fields_for(record.address_family,
-                                          record.socket_type);
+  PublicFields fields = public_fields_for(family, type);
   info->dwServiceFlags1 = fields.service_flags;
   info->dwProviderFlags = PFL_MATCHES_PROTOCOL_ZERO;
   info->ProviderId = fields.provider;
   info->dwCatalogEntryId = fields.catalog_entry;
   info->ProtocolChain.ChainLen = BASE_PROTOCOL;
   info->iVersion = 2;
-  info->iAddressFamily = record.address_family;
+  info->iAddressFamily = family;
   info->iMaxSockAddr = fields.max_address;
   info->iMinSockAddr = fields.min_address;
-  info->iSocketType = record.socket_type;
-  info->iProtocol = record.protocol;
+  info->iSocketType = type;
+  info->iProtocol = protocol;
   info->iProtocolMaxOffset = 0;
   info->iNetworkByteOrder = BIGENDIAN;
   info->iSecurityScheme = SECURITY_PROTOCOL_NONE;
   info->dwMessageSize = fields.message_size;
-  // Reserved for the provider, as on Windows; here a short tag of the token.
-  info->dwProviderReserved = get32(record.nonce.data());
   for (size_t i = 0; fields.name[i] != '\0'; ++i) {
     info->szProtocol[i] =
         protocol_unit<Info>(static_cast<uint8_t>(fields.name[i]));
   }
+}
+
+template <typename Info>
+void encode(const TokenRecord& record, Info* info) {
+  describe(record.address_family, record.socket_type, record.protocol, info);
+  // Reserved for the provider, as on Windows; here a short tag of the token.
+  info->dwProviderReserved = get32(record.nonce.data());
 
   uint8_t bytes[kRecordSize] = {};
   std::memcpy(bytes, kRecordMagic, 4);
@@ -212,6 +216,16 @@ int decode(const Info& info, TokenRecord* record) {
 }
 
 }  // namespace
+
+void describe_protocol(int family, int type, int protocol,
+                       WSAPROTOCOL_INFOA* info) {
+  describe(family, type, protocol, info);
+}
+
+void describe_protocol(int family, int type, int protocol,
+                       WSAPROTOCOL_INFOW* info) {
+  describe(family, type, protocol, info);
+}
 
 void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOA* info) {
   encode(record, info);

@@ -61,10 +61,12 @@ static_assert(WSAEINTR == 10004 && WSAEBADF == 10009 &&
 }  // namespace wsadup::win
 
 // Windows duplicates a handle into the target without waiting for it, so
-// the posted push is what Winsock always does: the option is accepted and
-// changes nothing.
+// the posted push is what Winsock always does, and Windows has no SIGPIPE:
+// both options are accepted and change nothing.
 extern "C" int wsadup_set_option(int option, int value) {
-  if (option != WSADUP_OPTION_POSTED_PUSH || (value != 0 && value != 1)) {
+  if ((option != WSADUP_OPTION_POSTED_PUSH &&
+       option != WSADUP_OPTION_IGNORE_SIGPIPE) ||
+      (value != 0 && value != 1)) {
     WSASetLastError(WSAEINVAL);
     return SOCKET_ERROR;
   }

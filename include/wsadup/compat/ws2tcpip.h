@@ -3,5 +3,5 @@
  * the IPv6 socket options. See winsock2.h beside this file. */
 #ifndef WSADUP_COMPAT_WS2TCPIP_H
 #define WSADUP_COMPAT_WS2TCPIP_H
-#include <wsadup/wsadup.h>
+#include <winsock2.h>
 #endif
