@@ -2,10 +2,6 @@
 // another real process: both descriptors work on the same socket.
 #include <cstring>
 
-#if !defined(_WIN32)
-#include <fcntl.h>
-#endif
-
 #include "support.h"
 
 namespace wsadup_test {
@@ -104,6 +100,42 @@ TEST_P(Handoff, WideTokenFromWSADuplicateSocketWImportsWithWSASocketW) {
   EXPECT_EQ(peer->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
   EXPECT_EQ(closesocket(pair.client), 0);
+}
+
+// With a WSAPROTOCOL_INFO, 0 means "the info's value" as FROM_PROTOCOL_INFO
+// does (Wine's and ReactOS's suites import with WSASocket(0, 0, 0, &info)),
+// and the info's own values import too (Rust's std passes them).
+TEST_P(Handoff, ZeroOrTheTokensOwnFamilyTypeAndProtocolImport) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  unsigned short port = 0;
+  SOCKET sockets[2] = {make_listener(GetParam(), &port),
+                       make_udp(GetParam(), &port)};
+  for (SOCKET s : sockets) {
+    ASSERT_NE(s, INVALID_SOCKET);
+    WSAPROTOCOL_INFOA info;
+    ASSERT_EQ(WSADuplicateSocketA(s, current_pid(), &info), 0)
+        << WSAGetLastError();
+    SOCKET zeros = WSASocketA(0, 0, 0, &info, 0, 0);
+    EXPECT_NE(zeros, INVALID_SOCKET) << WSAGetLastError();
+    WSAPROTOCOL_INFOW wide;
+    ASSERT_EQ(WSADuplicateSocketW(s, current_pid(), &wide), 0)
+        << WSAGetLastError();
+    SOCKET own_values = WSASocketW(wide.iAddressFamily, wide.iSocketType,
+                                   wide.iProtocol, &wide, 0, 0);
+    EXPECT_NE(own_values, INVALID_SOCKET) << WSAGetLastError();
+    // Each is the same socket: its type reads through the new descriptor.
+    for (SOCKET imported : {zeros, own_values}) {
+      int type = 0;
+      SockLen length = sizeof(type);
+      EXPECT_EQ(getsockopt(imported, SOL_SOCKET, SO_TYPE,
+                           reinterpret_cast<char*>(&type), &length),
+                0);
+      EXPECT_EQ(type, info.iSocketType);
+      EXPECT_EQ(closesocket(imported), 0);
+    }
+    EXPECT_EQ(closesocket(s), 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Handoff, ::testing::Values(AF_INET, AF_INET6),
@@ -217,13 +249,8 @@ TEST_F(SharedState, SetsockoptThroughOneDescriptorIsSeenThroughTheOther) {
   EXPECT_EQ(peer->call("getopt 0 nodelay"), "ok 1");
   EXPECT_EQ(peer->call("getopt 0 rcvbuf"), "ok " + std::to_string(seen_here));
   // Non-blocking mode is socket state too.
-#if defined(_WIN32)
-  u_long nonblocking = 1;
+  ULONG nonblocking = 1;
   ASSERT_EQ(ioctlsocket(pair.server, FIONBIO, &nonblocking), 0);
-#else
-  ASSERT_EQ(fcntl(pair.server, F_SETFL, fcntl(pair.server, F_GETFL) | O_NONBLOCK),
-            0);
-#endif
   EXPECT_EQ(peer->call("would_block 0"), "ok");
   EXPECT_EQ(peer->finish(), 0);
   EXPECT_EQ(closesocket(pair.server), 0);
