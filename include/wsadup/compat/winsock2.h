@@ -11,13 +11,17 @@
  *     (include/wsadup/windows_forms.h);
  *   - u_long is 32 bits; FIONBIO, FIONREAD and SIOCATMARK have Windows'
  *     numbers;
- *   - casts between SOCKET and HANDLE, the same size on Windows, do not warn.
+ *   - casts between SOCKET and HANDLE, the same size on Windows, do not warn;
+ *   - overlapped I/O, completion ports and WSAAsyncSelect are declared
+ *     unavailable: a call to one is a compile error naming it
+ *     (include/wsadup/not_provided.h).
  * docs/porting.md lists them.
  */
 #ifndef WSADUP_COMPAT_WINSOCK2_H
 #define WSADUP_COMPAT_WINSOCK2_H
 #include <wsadup/wsadup.h>
 #include <wsadup/windows_forms.h>
+#include <wsadup/not_provided.h>
 
 #if !defined(_WIN32)
 
