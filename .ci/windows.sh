@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The Windows leg of CI: cross-builds the library, the conformance suite and
-# the demo for 64-bit Windows with MinGW-w64 and runs them under Wine,
-# headless. Works on a fresh Debian 12 machine as root (or with sudo); .ci/run
-# calls it, and it can be run by hand from anywhere in the tree:
+# The Windows leg of CI: cross-builds the library, the conformance suite, the
+# examples and the demo for 64-bit Windows with MinGW-w64 and runs them under
+# Wine, headless. Works on a fresh Debian 12 machine as root (or with sudo);
+# .ci/run calls it, and it can be run by hand from anywhere in the tree:
 #
 #   bash .ci/windows.sh
 #
 # Steps: install what is missing (MinGW-w64, Wine, CMake, Ninja, GoogleTest's
 # sources), configure and build with the windows-cross preset, make a private
-# Wine prefix under the build directory, then run the suite and the demo with
-# the windows-cross and windows-cross-demo test presets.
+# Wine prefix under the build directory, then run the suite with the examples
+# (their tests are named example_*) and the demo with the windows-cross and
+# windows-cross-demo test presets.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -99,8 +100,8 @@ step_done
 # -- Test ---------------------------------------------------------------------
 # Both run even if the first fails, so one CI log shows both results.
 failed=()
-step "conformance suite under Wine (ctest --preset windows-cross)"
-ctest --preset windows-cross || failed+=("conformance suite")
+step "conformance suite and examples under Wine (ctest --preset windows-cross)"
+ctest --preset windows-cross || failed+=("conformance suite and examples")
 step_done
 
 step "demo under Wine (ctest --preset windows-cross-demo)"

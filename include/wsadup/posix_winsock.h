@@ -111,6 +111,14 @@ typedef int (*LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData,
  * names (fd, events, revents); POLLIN, POLLOUT and the rest keep the system's
  * values, since <poll.h> owns those names. */
 typedef struct pollfd WSAPOLLFD, *PWSAPOLLFD, *LPWSAPOLLFD;
+/* glibc hides these four without an X/Open feature macro (strict -std=c99);
+ * Windows code uses them with WSAPoll. Linux's values. */
+#ifndef POLLRDNORM
+#define POLLRDNORM 0x040
+#define POLLRDBAND 0x080
+#define POLLWRNORM 0x100
+#define POLLWRBAND 0x200
+#endif
 
 /* struct tcp_keepalive (Windows' <mstcpip.h>), for SIO_KEEPALIVE_VALS. */
 struct tcp_keepalive {

@@ -2,11 +2,15 @@
 // of accept, getsockname and getpeername (int* lengths; a short buffer is
 // WSAEFAULT, where the system would truncate).
 //
+// An accepted connection takes the listener's non-blocking mode, as on
+// Windows.
+//
 // The kernel has accepted a connection before any condition function can
 // see it, so WSAAccept accepts first and asks after: CF_REJECT resets the
 // connection, and CF_DEFER keeps it here, to be offered again by the next
 // WSAAccept (or accept) on the same listener, as Windows offers a deferred
 // connection again.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,8 +70,15 @@ int accept_one(SOCKET s, sockaddr_storage* peer, socklen_t* peer_length) {
     if (!address_of(connection, true, peer, peer_length)) *peer_length = 0;
     return connection;
   }
+  // Windows: the accepted socket has the listener's properties, its
+  // non-blocking mode included; Linux's accept starts it blocking.
+  int listener_flags = fcntl(s, F_GETFL);
+  int flags = listener_flags >= 0 && (listener_flags & O_NONBLOCK) != 0
+                  ? SOCK_NONBLOCK
+                  : 0;
   *peer_length = sizeof(*peer);
-  connection = ::accept(s, reinterpret_cast<sockaddr*>(peer), peer_length);
+  connection =
+      accept4(s, reinterpret_cast<sockaddr*>(peer), peer_length, flags);
   if (connection < 0) fail_errno(errno);
   return connection;
 }
@@ -106,6 +117,12 @@ int take_deferred_connection(int listener) {
     g_any_deferred.store(false, std::memory_order_release);
   }
   return connection;
+}
+
+bool has_deferred_connection(int listener) {
+  if (!g_any_deferred.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> lock(g_deferred_mutex);
+  return g_deferred != nullptr && g_deferred->count(listener) != 0;
 }
 
 void forget_deferred_connection(int listener) {

@@ -37,19 +37,48 @@ bool in_set(const fd_set* set, int fd) {
   return set != nullptr && FD_ISSET(fd, set);
 }
 
+// Whether entry watches for reading on a listener whose WSAAccept deferred a
+// connection: it is readable now, though the kernel's queue no longer has it.
+bool deferred_readable(const pollfd& entry) {
+  return (entry.events & (POLLIN | POLLRDNORM)) != 0 && entry.fd >= 0 &&
+         has_deferred_connection(entry.fd);
+}
+
 }  // namespace
 }  // namespace wsadup::detail
 
 using namespace wsadup::detail;
 
+// Windows reports a stream whose peer closed as POLLHUP; Linux says POLLRDHUP
+// (and POLLHUP only once both directions are shut), so every entry also asks
+// for POLLRDHUP, which comes back as POLLHUP.
 extern "C" int WSAPoll(LPWSAPOLLFD fdArray, ULONG fds, INT timeout) {
   if (!is_initialised()) return fail(WSANOTINITIALISED);
   if (fdArray == nullptr) return fail(WSAEINVAL);
+  bool deferred = false;
   for (ULONG i = 0; i < fds; ++i) {
     if ((fdArray[i].events & ~kPollRequestable) != 0) return fail(WSAEINVAL);
+    deferred = deferred || deferred_readable(fdArray[i]);
   }
-  int ready = poll(fdArray, static_cast<nfds_t>(fds), timeout);
-  if (ready < 0) return fail_errno(errno);
+  for (ULONG i = 0; i < fds; ++i) {
+    fdArray[i].events = static_cast<short>(fdArray[i].events | POLLRDHUP);
+  }
+  int ready = poll(fdArray, static_cast<nfds_t>(fds), deferred ? 0 : timeout);
+  int error = errno;
+  for (ULONG i = 0; i < fds; ++i) {
+    fdArray[i].events = static_cast<short>(fdArray[i].events & ~POLLRDHUP);
+    if ((fdArray[i].revents & POLLRDHUP) != 0) {
+      fdArray[i].revents =
+          static_cast<short>((fdArray[i].revents & ~POLLRDHUP) | POLLHUP);
+    }
+    if (ready >= 0 && deferred_readable(fdArray[i])) {
+      if (fdArray[i].revents == 0) ++ready;
+      fdArray[i].revents =
+          static_cast<short>(fdArray[i].revents | (fdArray[i].events &
+                                                   (POLLIN | POLLRDNORM)));
+    }
+  }
+  if (ready < 0) return fail_errno(error);
   return ready;
 }
 
@@ -71,7 +100,11 @@ extern "C" int wsadup_select(int /*nfds: ignored, as on Windows*/,
     }
     // Windows: select with nothing to watch is WSAEINVAL, not a sleep.
     if (watched.empty()) return fail(WSAEINVAL);
-    int ready = poll(watched.data(), watched.size(), ms);
+    bool deferred = false;
+    for (const pollfd& entry : watched) {
+      deferred = deferred || deferred_readable(entry);
+    }
+    int ready = poll(watched.data(), watched.size(), deferred ? 0 : ms);
     if (ready < 0) return fail_errno(errno);
     if (readfds != nullptr) FD_ZERO(readfds);
     if (writefds != nullptr) FD_ZERO(writefds);
@@ -82,7 +115,8 @@ extern "C" int wsadup_select(int /*nfds: ignored, as on Windows*/,
       if ((got & POLLNVAL) != 0) return fail(WSAENOTSOCK);
       bool failed = (got & POLLERR) != 0;
       if ((entry.events & POLLIN) != 0 &&
-          (got & (POLLIN | POLLHUP | POLLERR)) != 0) {
+          ((got & (POLLIN | POLLHUP | POLLERR)) != 0 ||
+           deferred_readable(entry))) {
         FD_SET(entry.fd, readfds);
         ++count;
       }

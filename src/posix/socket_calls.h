@@ -37,6 +37,10 @@ int copy_address_out(const sockaddr_storage& address, socklen_t address_length,
 // A connection WSAAccept's condition deferred on listener, offered again by
 // the next WSAAccept or accept on it. Returns it (and forgets it), or -1.
 int take_deferred_connection(int listener);
+// True when a connection deferred on listener waits: WSAPoll and select
+// report the listener readable then, as Windows leaves a deferred connection
+// in the listener's queue.
+bool has_deferred_connection(int listener);
 // closesocket(listener): closes a connection deferred on it.
 void forget_deferred_connection(int listener);
 // The last WSACleanup: closes every deferred connection.
