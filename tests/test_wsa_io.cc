@@ -172,7 +172,7 @@ TEST_F(WSAIo, NullByteCountWithoutOverlappedIsWSAEFAULT) {
 TEST_F(WSAIo, NotASocketIsWSAENOTSOCK) {
   Session session;
   ASSERT_TRUE(session.ok());
-  char data[4];
+  char data[4] = {};
   WSABUF buffer = buffer_of(data, sizeof(data));
   DWORD count = 0;
   DWORD flags = 0;
