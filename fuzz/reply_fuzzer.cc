@@ -64,6 +64,9 @@ void remove_fixture() {
 const Fixture& fixture() {
   static const Fixture made = [] {
     Fixture result;
+    // The answers a caller reads are the acknowledged push's and the pull's;
+    // the posted push (the default) reads none.
+    FUZZ_CHECK(wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 0) == 0);
     std::string directory = wsadup_fuzz::use_private_runtime_directory();
     result.listener_path = wsadup_fuzz::rendezvous_name(directory, getpid());
     result.listener =

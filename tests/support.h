@@ -38,6 +38,20 @@ using SockLen = int;
 using SockLen = socklen_t;
 #endif
 
+// Makes this process's WSADuplicateSocket use the acknowledged push
+// (WSADUP_OPTION_POSTED_PUSH 0) for the scope, then the default again.
+class AcknowledgedPush {
+ public:
+  AcknowledgedPush() : ok_(wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 0) == 0) {}
+  ~AcknowledgedPush() { wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 1); }
+  AcknowledgedPush(const AcknowledgedPush&) = delete;
+  AcknowledgedPush& operator=(const AcknowledgedPush&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
+
 // Starts and stops wsadup once, so that the process-wide descriptors libuv
 // creates on first use (and keeps) exist before anything is counted.
 void warm_up_once();

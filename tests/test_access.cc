@@ -712,7 +712,12 @@ class DescriptorHeadroom {
 
 using Bounds = ConformanceTest;
 
+// The acknowledged push (option 0) stores each descriptor in the target's
+// inbox, whose bound this checks. (The posted push's bound is the kernel's
+// queue: PostedPush.AFullMailboxIsWSAENOBUFSAtOnceAndLosesNothing.)
 TEST_F(Bounds, FullInboxPushIsWSAENOBUFSAndWorksAgainOnceTokensDrain) {
+  AcknowledgedPush acknowledged;
+  ASSERT_TRUE(acknowledged.ok());
   DescriptorHeadroom headroom(kWaitingBound + 512);
   if (!headroom.ok()) {
     GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << headroom.hard_limit()

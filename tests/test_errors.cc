@@ -253,6 +253,11 @@ TEST_F(ImportErrors, ImporterOutOfDescriptorsPushFailsWithWSAEMFILEAtTheSource) 
   ASSERT_NE(listener, INVALID_SOCKET);
   SOCKET server = source->connect_from_peer(listener, AF_INET, port);
   ASSERT_NE(server, INVALID_SOCKET);
+  // The acknowledged push (option 0) waits for this process's agent, so it
+  // can report the agent's lack of descriptors at the source, as Windows'
+  // handle duplication does. (The default posted push reports it at the
+  // import: PostedPush.TargetWithoutDescriptorsGetsWSAEMFILEAndTheRetryImports.)
+  ASSERT_EQ(source->call("post 0"), "ok");
   std::string reply;
   {
     DescriptorExhaustion exhausted;

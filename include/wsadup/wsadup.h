@@ -39,17 +39,17 @@ extern "C" {
 
 /* Options for wsadup_set_option. */
 /* How WSADuplicateSocket hands a socket to a target process that has called
- * WSAStartup. 0 (the default): an acknowledged push. The call returns once
- * the target's agent holds the descriptor, so a target out of descriptors
- * fails the call itself (WSAEMFILE), as Windows' handle duplication does.
- * 1: a posted push. The call returns once the descriptor is queued on this
- * process's connection to the target, without waiting for the target; it
- * saves half of the push's wake-ups (docs/performance.md). A target that
- * has no free descriptor when it imports then gets WSAEMFILE from its
- * WSASocket instead, and that token is spent. Only the duplicating process's
- * setting matters; every target accepts both. Windows duplicates handles
- * without a round trip anyway: there the option is accepted and changes
- * nothing. */
+ * WSAStartup. 1 (the default): a posted push. The call returns once the
+ * kernel holds the descriptor on this process's connection to the target,
+ * without waiting for the target to run, as Windows duplicates a handle into
+ * a process that need not run: a stopped or busy worker never delays the
+ * dispatcher. A full queue is WSAENOBUFS at once. A target that has no free
+ * descriptor when it imports gets WSAEMFILE from its WSASocket, and the token
+ * stays good for a retry. 0: an acknowledged push. The call returns once the
+ * target's agent holds the descriptor, so a target out of descriptors fails
+ * the call itself (WSAEMFILE); it waits for the target (5 s at most). Only
+ * the duplicating process's setting matters; every target accepts both. On
+ * Windows the option is accepted and changes nothing. */
 #define WSADUP_OPTION_POSTED_PUSH 1
 /* Whether WSAStartup makes a send on a broken connection fail instead of
  * killing the process. 1 (the default): the first WSAStartup sets SIGPIPE's

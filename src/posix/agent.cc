@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -84,15 +85,19 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
   }
   created->stop_signal_.data = created.get();
   created->watch_signal_.data = created.get();
+  created->sync_signal_.data = created.get();
   created->listener_poll_.data = created.get();
   bool stop_ready =
       uv_async_init(&created->loop_, &created->stop_signal_, on_stop) == 0;
   bool watch_ready =
       stop_ready && uv_async_init(&created->loop_, &created->watch_signal_,
                                   on_watch_signal) == 0;
+  bool sync_ready =
+      watch_ready && uv_async_init(&created->loop_, &created->sync_signal_,
+                                   on_sync) == 0;
   bool poll_ready =
-      watch_ready && uv_poll_init(&created->loop_, &created->listener_poll_,
-                                  created->listener_) == 0;
+      sync_ready && uv_poll_init(&created->loop_, &created->listener_poll_,
+                                 created->listener_) == 0;
   if (!poll_ready || uv_poll_start(&created->listener_poll_, UV_READABLE,
                                    on_listener_readable) != 0) {
     auto close_handle = [](auto* handle) {
@@ -100,6 +105,7 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
     };
     if (stop_ready) close_handle(&created->stop_signal_);
     if (watch_ready) close_handle(&created->watch_signal_);
+    if (sync_ready) close_handle(&created->sync_signal_);
     if (poll_ready) close_handle(&created->listener_poll_);
     uv_run(&created->loop_, UV_RUN_NOWAIT);
     uv_loop_close(&created->loop_);
@@ -167,8 +173,15 @@ void Agent::on_stop(uv_async_t* handle) {
     for (auto& item : agent->watches_) watches.push_back(item.second);
     for (TargetWatch* watch : watches) agent->forget_watch_locked(watch);
   }
+  {
+    // No more catch-up rounds: a waiting importer goes on without one.
+    std::lock_guard<std::mutex> lock(agent->sync_mutex_);
+    agent->sync_closed_ = true;
+  }
+  agent->sync_done_.notify_all();
   uv_close(reinterpret_cast<uv_handle_t*>(&agent->listener_poll_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&agent->watch_signal_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&agent->sync_signal_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&agent->stop_signal_), nullptr);
 }
 
@@ -238,36 +251,31 @@ void Agent::accept_connections() {
         accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (accepted < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if ((errno == EMFILE || errno == ENFILE) && reserve_descriptor_ >= 0) {
-        // Out of descriptors: spend the reserve to take the connection off
-        // the queue (else the level-triggered poll spins), tell the caller
-        // why, and close it. Its in-flight descriptor is released by the
-        // kernel; the sender still holds its own.
-        close(reserve_descriptor_);
-        reserve_descriptor_ = -1;
-        int refused = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (refused >= 0) {
-          send_message(refused, make_message(MessageType::kReply, Nonce{},
-                                             WSAEMFILE),
-                       -1);
-          // Drain the push if it is already here: closing a Unix socket with
-          // unread data resets the peer (ECONNRESET) before it reads the
-          // refusal. (The caller also reads the refusal after a reset, for a
-          // push that lands between this read and the close.)
-          WireMessage unread;
-          int dropped = -1;
-          receive_message(refused, &unread, &dropped, MSG_DONTWAIT);
-          if (dropped >= 0) close(dropped);
-          close(refused);
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors. A connection is never refused: the first
+        // message on it may already be a posted push whose source returned,
+        // and closing the connection would lose that socket. The reserve is
+        // spent to take one connection in (a push on it is answered with
+        // WSAEMFILE as usual); then the listener rests until a descriptor
+        // is free again (resume_listener), and whatever connects meanwhile
+        // waits in the kernel's queue, its descriptors held there. (Linux's
+        // accept4 claims a descriptor before it looks at the queue, so
+        // EMFILE does not mean a connection waits; the rest is harmless.)
+        if (reserve_descriptor_ >= 0) {
+          close(reserve_descriptor_);
+          reserve_descriptor_ = -1;
+          accepted =
+              accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+          reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
-        reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        // Linux's accept4 claims a descriptor before it looks at the queue,
-        // so EMFILE does not mean a connection waits: stop when none did,
-        // or this loop would spin until descriptors come back.
-        if (refused < 0) return;
-        continue;
+        if (accepted < 0 || reserve_descriptor_ < 0) {
+          listener_paused_ = true;
+          uv_poll_stop(&listener_poll_);
+        }
+        if (accepted < 0) return;
+      } else {
+        return;  // EAGAIN: the queue is empty.
       }
-      return;  // EAGAIN: the queue is empty.
     }
     PeerIdentity peer;
     if (connections_.size() >= kMaxAgentConnections ||
@@ -300,7 +308,7 @@ void Agent::on_connection_readable(uv_poll_t* handle, int status, int) {
   connection->agent->handle_message(connection);
 }
 
-void Agent::handle_message(Connection* connection) {
+bool Agent::handle_message(Connection* connection) {
   // One message a wake-up: a push is answered without a second recvmsg that
   // would only say EAGAIN. The poll is level-triggered, so anything else
   // queued wakes the loop again at once.
@@ -309,17 +317,17 @@ void Agent::handle_message(Connection* connection) {
     int received = -1;
     ReceiveResult result = receive_message(connection->descriptor, &message,
                                            &received, MSG_DONTWAIT);
-    if (result == ReceiveResult::kWouldBlock) return;
+    if (result == ReceiveResult::kWouldBlock) return false;
     if (result == ReceiveResult::kRightsTruncated &&
         message.type == static_cast<uint16_t>(MessageType::kPush)) {
       reply(connection, message.nonce, WSAEMFILE, -1);
-      return;
+      return !connection->closing;
     }
     if (result != ReceiveResult::kMessage) {
       // Closed, malformed, or an error: drop this connection only; the
       // agent goes on serving everyone else.
       close_connection(connection);
-      return;
+      return false;
     }
     switch (static_cast<MessageType>(message.type)) {
       case MessageType::kPush:
@@ -339,9 +347,10 @@ void Agent::handle_message(Connection* connection) {
       case MessageType::kReply:
         if (received >= 0) close(received);
         close_connection(connection);
-        return;
+        return false;
     }
   }
+  return !connection->closing && !connection->mailbox;
 }
 
 void Agent::handle_push(Connection* connection, const WireMessage& message,
@@ -422,33 +431,76 @@ void Agent::handle_commit(Connection* connection, const WireMessage& message) {
   reply(connection, message.nonce, 0, -1);
 }
 
-void Agent::handle_mailbox(Connection* connection, const WireMessage& message,
+// Nobody answers a mailbox: its source posted right behind it without
+// waiting, and may have returned from WSADuplicateSocket already. A
+// mailbox that is malformed (it came with a descriptor) is dropped. There is
+// no bound of their own on mailboxes: each is one of the agent's
+// connections (kMaxAgentConnections), and what waits on it is bounded by the
+// kernel's queue.
+void Agent::handle_mailbox(Connection* connection, const WireMessage&,
                            int received) {
   if (received >= 0) {
     close(received);
-    reply(connection, message.nonce, WSAEINVAL, -1);
+    close_connection(connection);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(tables_mutex_);
-    if (mailboxes_.size() < kMaxMailboxes) {
-      // Listed before the answer goes out: the source posts only after it,
-      // and an importer must find the mailbox from then on.
-      mailboxes_.push_back(connection);
-      connection->mailbox = true;
-    }
-  }
-  if (!connection->mailbox) {
-    reply(connection, message.nonce, WSAENOBUFS, -1);
-    return;
+    mailboxes_.push_back(connection);
+    connection->mailbox = true;
   }
   // From here the loop only learns when the source closes the connection
   // (or shuts it down); a posted push wakes no one.
   if (uv_poll_start(&connection->poll, UV_DISCONNECT, on_mailbox_closed) != 0) {
     close_connection(connection);
-    return;
   }
-  reply(connection, message.nonce, 0, -1);
+}
+
+void Agent::on_sync(uv_async_t* handle) {
+  auto* agent = static_cast<Agent*>(handle->data);
+  uint64_t round;
+  {
+    std::lock_guard<std::mutex> lock(agent->sync_mutex_);
+    round = agent->sync_requested_;
+  }
+  // An importer freed a descriptor, maybe: accept again if resting.
+  agent->resume_listener();
+  agent->accept_connections();
+  // Pointers stay valid through this callback: a closed connection is
+  // freed in its handle's close callback, which runs later.
+  std::vector<Connection*> connections = agent->connections_;
+  for (Connection* connection : connections) {
+    while (!connection->closing && !connection->mailbox &&
+           agent->handle_message(connection)) {
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(agent->sync_mutex_);
+    agent->sync_completed_ = round;
+  }
+  agent->sync_done_.notify_all();
+}
+
+void Agent::catch_up() {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  if (sync_closed_) return;
+  uint64_t round = ++sync_requested_;
+  uv_async_send(&sync_signal_);
+  // This process's own thread, never another process: bounded only
+  // against a loop that cannot run (a debugger stopping that thread alone).
+  sync_done_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs), [&] {
+    return sync_completed_ >= round || sync_closed_;
+  });
+}
+
+void Agent::resume_listener() {
+  if (!listener_paused_) return;
+  if (reserve_descriptor_ < 0) {
+    reserve_descriptor_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (reserve_descriptor_ < 0) return;
+  }
+  listener_paused_ = false;
+  uv_poll_start(&listener_poll_, UV_READABLE, on_listener_readable);
 }
 
 void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
@@ -457,28 +509,49 @@ void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
   {
     // What the source posted and nobody imported yet stays in the inbox.
     std::lock_guard<std::mutex> lock(agent->tables_mutex_);
-    agent->drain_mailbox_locked(*connection, nullptr);
+    agent->drain_mailbox_locked(*connection, nullptr,
+                                /*keep_when_out_of_descriptors=*/false);
   }
   agent->close_connection(connection);
 }
 
 // With tables_mutex_ held. Moves the posted pushes queued on mailbox into
-// the inbox, up to and including wanted's when given. Returns true when
-// wanted's was read. A posted push whose descriptor could not be installed
-// (MSG_CTRUNC: out of descriptors) is kept as a WSAEMFILE entry, so its
-// importer learns why. Anything but a push is read and dropped. An empty
-// message reads like the end of the stream and stops the reading; no source
-// sends one, so only a peer posing as a source loses what it sent after it.
-bool Agent::drain_mailbox_locked(const Connection& mailbox,
-                                 const Nonce* wanted) {
+// the inbox, up to and including wanted's when given (kFound when it was
+// read). Each message is first peeked at, which installs a copy of its
+// descriptor and leaves the message queued, and only then taken. So a
+// process with no descriptor free (MSG_CTRUNC on the peek) loses nothing:
+// with keep_when_out_of_descriptors the reading stops there
+// (kOutOfDescriptors) and the message waits for a later import. Without it
+// (the source closed the mailbox, which is then gone) such a push becomes a
+// WSAEMFILE entry, so its importer learns why. Anything but a push is read
+// and dropped. An empty message reads like the end of the stream and stops
+// the reading; no source sends one, so only a peer posing as a source loses
+// what it sent after it.
+Agent::Drained Agent::drain_mailbox_locked(const Connection& mailbox,
+                                           const Nonce* wanted,
+                                           bool keep_when_out_of_descriptors) {
   for (;;) {
     WireMessage message;
     int received = -1;
-    ReceiveResult result = receive_message(mailbox.descriptor, &message,
-                                           &received, MSG_DONTWAIT);
-    if (result == ReceiveResult::kMalformed) continue;
+    ReceiveResult result = receive_message(
+        mailbox.descriptor, &message, &received, MSG_DONTWAIT | MSG_PEEK);
     bool truncated = result == ReceiveResult::kRightsTruncated;
-    if (result != ReceiveResult::kMessage && !truncated) return false;
+    if (truncated && keep_when_out_of_descriptors) {
+      return Drained::kOutOfDescriptors;
+    }
+    if (result == ReceiveResult::kMessage || truncated ||
+        result == ReceiveResult::kMalformed) {
+      // Take the message itself. Its descriptor, if the kernel can install
+      // it again, is a second copy of the one peeked at.
+      WireMessage taken;
+      int second = -1;
+      receive_message(mailbox.descriptor, &taken, &second, MSG_DONTWAIT);
+      if (second >= 0) close(second);
+    }
+    if (result == ReceiveResult::kMalformed) continue;
+    if (result != ReceiveResult::kMessage && !truncated) {
+      return Drained::kNotFound;
+    }
     if (message.type != static_cast<uint16_t>(MessageType::kPush) ||
         (received < 0 && !truncated)) {
       if (received >= 0) close(received);
@@ -491,7 +564,7 @@ bool Agent::drain_mailbox_locked(const Connection& mailbox,
       if (received >= 0) close(received);  // a replayed nonce
       continue;
     }
-    if (wanted != nullptr && message.nonce == *wanted) return true;
+    if (wanted != nullptr && message.nonce == *wanted) return Drained::kFound;
   }
 }
 
@@ -533,8 +606,11 @@ void Agent::close_connection(Connection* connection) {
   uv_close(reinterpret_cast<uv_handle_t*>(&connection->poll),
            [](uv_handle_t* handle) {
              auto* closed = static_cast<Connection*>(handle->data);
+             Agent* agent = closed->agent;
              close(closed->descriptor);
              delete closed;
+             // A descriptor is free again: accept if out of them before.
+             if (!agent->loop_stopping_) agent->resume_listener();
            });
 }
 
@@ -542,27 +618,40 @@ int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
   int ignored = 0;
   if (error == nullptr) error = &ignored;
   *error = WSAEINVAL;
-  std::lock_guard<std::mutex> lock(tables_mutex_);
-  auto found = inbox_.find(nonce);
-  if (found == inbox_.end()) {
-    // Posted, not read yet: it is queued on one of the source's mailboxes
-    // (queued before the source's WSADuplicateSocket returned, so before
-    // the token could exist).
-    for (const Connection* mailbox : mailboxes_) {
-      if (mailbox->peer.pid == source_pid &&
-          drain_mailbox_locked(*mailbox, &nonce)) {
-        break;
-      }
+  bool out_of_descriptors = false;
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) {
+      // Not in the inbox nor in a mailbox the loop has seen: a first post
+      // from this source may still wait in the listener's queue, on a
+      // connection the loop has not read yet. Let it catch up, once.
+      if (out_of_descriptors) break;
+      catch_up();
     }
-    found = inbox_.find(nonce);
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    auto found = inbox_.find(nonce);
+    if (found == inbox_.end()) {
+      // Posted, not read yet: it is queued on one of the source's mailboxes
+      // (queued before the source's WSADuplicateSocket returned, so before
+      // the token could exist).
+      for (const Connection* mailbox : mailboxes_) {
+        if (mailbox->peer.pid != source_pid) continue;
+        Drained drained = drain_mailbox_locked(
+            *mailbox, &nonce, /*keep_when_out_of_descriptors=*/true);
+        if (drained == Drained::kOutOfDescriptors) out_of_descriptors = true;
+        if (drained != Drained::kNotFound) break;
+      }
+      found = inbox_.find(nonce);
+    }
+    if (found != inbox_.end() && found->second.source_pid == source_pid) {
+      int descriptor = found->second.descriptor;
+      if (descriptor < 0) *error = found->second.status;
+      inbox_.erase(found);
+      return descriptor;
+    }
+    if (found != inbox_.end()) return -1;  // another source's nonce
   }
-  if (found == inbox_.end() || found->second.source_pid != source_pid) {
-    return -1;
-  }
-  int descriptor = found->second.descriptor;
-  if (descriptor < 0) *error = found->second.status;
-  inbox_.erase(found);
-  return descriptor;
+  if (out_of_descriptors) *error = WSAEMFILE;
+  return -1;
 }
 
 int Agent::add_pending(int descriptor, pid_t target_pid, const Nonce& nonce) {

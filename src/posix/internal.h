@@ -43,9 +43,6 @@ constexpr size_t kMaxInboxEntries = 4096;
 constexpr size_t kMaxPendingEntries = 4096;
 // Connections one agent serves at once; more are accepted and closed.
 constexpr size_t kMaxAgentConnections = 512;
-// Of those, connections that carry posted pushes (mailboxes). A source asking
-// for one past this bound is refused and pushes with acknowledgement.
-constexpr size_t kMaxMailboxes = 256;
 // How long a caller waits for another process's agent to answer.
 constexpr int kReplyTimeoutMs = 5000;
 
@@ -68,8 +65,8 @@ enum class MessageType : uint16_t {
   kPull = 2,    // target -> source agent, asks for a pending descriptor
   kReply = 3,   // agent -> caller: status, and the descriptor for a pull
   kCommit = 4,  // target -> source agent: the pulled descriptor arrived
-  kMailbox = 5, // source -> target agent: this connection carries posted
-                // pushes from now on, which nobody answers
+  kMailbox = 5, // source -> target agent, first on a connection: it carries
+                // posted pushes from now on; nobody answers it or them
 };
 
 // Every message on a rendezvous connection has this one fixed size and
@@ -185,9 +182,12 @@ class Agent {
 
   // Takes the pushed descriptor for nonce out of the inbox if it was pushed
   // by source_pid, first reading source_pid's mailboxes into the inbox when
-  // it is not there yet. Returns it, or -1 with *error (when given) set:
-  // WSAEMFILE when it was posted but this process had no descriptor free to
-  // receive it (the entry is spent), else WSAEINVAL.
+  // it is not there yet, and, when no mailbox has it either, letting the
+  // loop thread take in the connections and messages that arrived since it
+  // last ran (a source's first post may still wait in the listener's
+  // queue). Returns it, or -1 with *error (when given) set: WSAEMFILE when
+  // this process has no descriptor free to receive it (the token stays good:
+  // it is still queued), else WSAEINVAL.
   int take_pushed(const Nonce& nonce, pid_t source_pid, int* error = nullptr);
 
   // Keeps a duplicate of descriptor for a pull by target_pid, and watches
@@ -221,10 +221,17 @@ class Agent {
   static void on_connection_readable(uv_poll_t* handle, int status,
                                      int events);
   static void on_stop(uv_async_t* handle);
+  static void on_sync(uv_async_t* handle);
+  // From an importing thread: has the loop accept and read everything that
+  // is already queued, and waits (bounded) until it has.
+  void catch_up();
+  void resume_listener();
   static void on_watch_signal(uv_async_t* handle);
   static void on_target_exited(uv_poll_t* handle, int status, int events);
   void accept_connections();
-  void handle_message(Connection* connection);
+  // Handles one queued message; false when none was queued or the
+  // connection closed or became a mailbox.
+  bool handle_message(Connection* connection);
   void handle_push(Connection* connection, const WireMessage& message,
                    int received);
   void handle_pull(Connection* connection, const WireMessage& message);
@@ -232,7 +239,9 @@ class Agent {
   void handle_mailbox(Connection* connection, const WireMessage& message,
                       int received);
   static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
-  bool drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted);
+  enum class Drained { kFound, kNotFound, kOutOfDescriptors };
+  Drained drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted,
+                               bool keep_when_out_of_descriptors);
   void release_lent(Connection* connection);
   void close_connection(Connection* connection);
   void reply(Connection* connection, const Nonce& nonce, uint32_t status,
@@ -246,6 +255,13 @@ class Agent {
   uv_loop_t loop_{};
   uv_async_t stop_signal_{};
   uv_async_t watch_signal_{};  // watches_to_start_ has something
+  uv_async_t sync_signal_{};   // an importer waits for a catch-up round
+  std::mutex sync_mutex_;
+  std::condition_variable sync_done_;
+  uint64_t sync_requested_ = 0;  // rounds asked for; under sync_mutex_
+  uint64_t sync_completed_ = 0;  // rounds done; under sync_mutex_
+  bool sync_closed_ = false;     // the loop is stopping; under sync_mutex_
+  bool listener_paused_ = false;  // out of descriptors: not accepting
   uv_poll_t listener_poll_{};
   std::thread thread_;
   int listener_ = -1;

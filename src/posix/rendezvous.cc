@@ -251,7 +251,12 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
     *error = WSAENAMETOOLONG;
     return -1;
   }
-  int connection = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  // Non-blocking: a Unix-domain connect completes in the kernel, with no
+  // help from the listening process, as long as its backlog has room; when
+  // it has none (a stopped target that many sources connect to), EAGAIN
+  // says so at once instead of waiting for the target to accept.
+  int connection =
+      socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (connection < 0) {
     *error = translate_errno(errno);
     return -1;
@@ -264,10 +269,16 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error) {
     connected = connect(connection, reinterpret_cast<sockaddr*>(&address),
                         sizeof(address));
   } while (connected != 0 && errno == EINTR);
+  if (connected == 0) {
+    connected = fcntl(connection, F_SETFL,
+                      fcntl(connection, F_GETFL) & ~O_NONBLOCK);
+  }
   if (connected != 0) {
     int saved = errno;
     close(connection);
-    if (saved == ENOENT || saved == ECONNREFUSED || saved == ENOTDIR) {
+    if (saved == EAGAIN || saved == EWOULDBLOCK) {
+      *error = WSAENOBUFS;  // the target's backlog is full
+    } else if (saved == ENOENT || saved == ECONNREFUSED || saved == ENOTDIR) {
       // Not initialised, or a stale name left by a crash.
       if (other_user) {
         *error = WSAEINVAL;

@@ -7,9 +7,13 @@
 // then retried once on a fresh connection, which finds whether the pid has a
 // new agent, or none.
 //
-// A posted push (WSADUP_OPTION_POSTED_PUSH) goes over a second kind of
-// cached connection, a mailbox, on which the target's agent never answers:
-// it returns as soon as the kernel has queued the descriptor there.
+// The posted push (the default; WSADUP_OPTION_POSTED_PUSH 1) goes over a
+// second kind of cached connection, a mailbox, on which the target's agent
+// never answers: it returns as soon as the kernel has queued the descriptor
+// there, and never waits for the target, not even on first contact (the
+// connect completes in the kernel, and the MAILBOX message that makes it a
+// mailbox is queued right before the first push, unanswered). The
+// acknowledged push (option 0) waits for the target's agent to answer.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -38,7 +42,7 @@ struct IdleConnection {
 
 std::mutex g_idle_mutex;
 std::deque<IdleConnection> g_idle;  // most recently used at the back
-std::atomic<bool> g_posted_push{false};
+std::atomic<bool> g_posted_push{true};
 
 int take_idle_connection(pid_t target, bool mailbox) {
   std::lock_guard<std::mutex> lock(g_idle_mutex);
@@ -151,32 +155,13 @@ int agent_connection(pid_t target, bool mailbox, bool* reused, bool* no_agent,
   return connection;
 }
 
-// Outcome of post_descriptor when the push must be acknowledged instead.
-constexpr int kNotPosted = -1;
-
-// Asks the agent at the other end of a fresh connection to treat it as a
-// mailbox. True once it agreed.
-bool open_mailbox(int connection) {
-  Nonce nonce;
-  if (make_nonce(&nonce) != 0 ||
-      send_message(connection, make_message(MessageType::kMailbox, nonce, 0),
-                   -1) != 0) {
-    return false;
-  }
-  WireMessage reply;
-  int received = -1;
-  bool truncated = false;
-  int status = await_reply(connection, nonce, &reply, &received, &truncated);
-  if (received >= 0) close(received);
-  return status == 0 && reply.nonce == nonce && reply.status == 0;
-}
-
-// Posts descriptor to target's agent under nonce. Returns 0 once the kernel
-// queued it on a mailbox, 0 with *no_agent when target has no agent, or
-// kNotPosted when the acknowledged push must do it: no connection could be
-// made, the agent refused a mailbox (out of descriptors, or past its bound),
-// the mailbox is full, or the kernel refused the descriptor. The
-// acknowledged push then reports any error.
+// Posts descriptor to target's agent under nonce, without waiting for the
+// target. Returns 0 once the kernel queued it on a mailbox (or with
+// *no_agent when target has no agent: the caller keeps it for a pull), or
+// at once WSAENOBUFS when the mailbox is full (the target has not imported
+// what it holds) or the target's listener queue is, WSAEINVAL when target is
+// not a process this user may reach, WSAENETDOWN when its agent went away
+// mid-call.
 int post_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent) {
   WireMessage push = make_message(MessageType::kPush, nonce, 0);
@@ -185,25 +170,31 @@ int post_descriptor(pid_t target, int descriptor, const Nonce& nonce,
     int error = 0;
     int connection =
         agent_connection(target, /*mailbox=*/true, &reused, no_agent, &error);
-    if (connection < 0) return *no_agent ? 0 : kNotPosted;
-    if (!reused && !open_mailbox(connection)) {
-      close(connection);
-      return kNotPosted;
+    if (connection < 0) return *no_agent ? 0 : error;
+    int sent = 0;
+    if (!reused) {
+      Nonce tag;
+      sent = make_nonce(&tag) != 0
+                 ? ENOBUFS
+                 : send_message(connection,
+                                make_message(MessageType::kMailbox, tag, 0), -1,
+                                MSG_DONTWAIT);
     }
-    // Never waits: a mailbox the target does not read fills up (the
-    // kernel's socket buffer bounds it), and then the push is acknowledged.
-    int sent = send_message(connection, push, descriptor, MSG_DONTWAIT);
+    if (sent == 0) sent = send_message(connection, push, descriptor, MSG_DONTWAIT);
     // EAGAIN: the mailbox is full. ETOOMANYREFS: this user has as many
-    // descriptors in flight as its RLIMIT_NOFILE; the mailbox stays good.
+    // descriptors in flight as its RLIMIT_NOFILE. Either way the mailbox
+    // stays good for later posts.
     if (sent == 0 || sent == EAGAIN || sent == EWOULDBLOCK ||
         sent == ETOOMANYREFS) {
       keep_idle_connection(target, connection, /*mailbox=*/true);
-      return sent == 0 ? 0 : kNotPosted;
+      return sent == 0 ? 0 : WSAENOBUFS;
     }
     close(connection);
-    if (!reused || !is_dead_connection_error(sent)) return kNotPosted;
+    // A cached mailbox whose agent is gone (the target exited or cleaned
+    // up): try once more, which finds a new agent, or none.
+    if (!is_dead_connection_error(sent)) return WSAENETDOWN;
   }
-  return kNotPosted;
+  return WSAENETDOWN;
 }
 
 }  // namespace
@@ -222,10 +213,7 @@ bool process_reachable(pid_t pid) {
 int push_descriptor(pid_t target, int descriptor, const Nonce& nonce,
                     bool* no_agent) {
   *no_agent = false;
-  if (posted_push()) {
-    int posted = post_descriptor(target, descriptor, nonce, no_agent);
-    if (posted != kNotPosted) return posted;
-  }
+  if (posted_push()) return post_descriptor(target, descriptor, nonce, no_agent);
   WireMessage push = make_message(MessageType::kPush, nonce, 0);
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
