@@ -12,7 +12,10 @@
 // yet, and the loop reads what is left into the inbox when the source closes
 // it, so a source that exits loses none of what it posted.
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -112,6 +115,10 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
     created->close_all_descriptors();
     return WSASYSNOTREADY;
   }
+  created->listener_identity_ = identity_of(created->listener_);
+  created->wakeup_identity_ = identity_of(
+      created->loop_.async_wfd >= 0 ? created->loop_.async_wfd
+                                    : created->loop_.async_io_watcher.fd);
   try {
     created->thread_ = std::thread([raw = created.get()] { raw->run(); });
   } catch (...) {
@@ -147,9 +154,52 @@ int Agent::open_listener() {
   return 0;
 }
 
-void Agent::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+// The loop thread takes no signal: a handler run there would interrupt
+// epoll_wait, and an interrupted libuv loop whose descriptors the
+// application closed aborts the process (see stop()).
+void Agent::run() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+Agent::Identity Agent::identity_of(int descriptor) {
+  Identity identity;
+  struct stat status;
+  if (descriptor >= 0 && fstat(descriptor, &status) == 0) {
+    identity.descriptor = descriptor;
+    identity.device = status.st_dev;
+    identity.inode = status.st_ino;
+  }
+  return identity;
+}
+
+bool Agent::still(const Identity& identity) {
+  struct stat status;
+  return identity.descriptor >= 0 &&
+         fstat(identity.descriptor, &status) == 0 &&
+         status.st_dev == identity.device && status.st_ino == identity.inode;
+}
+
+bool Agent::intact() const {
+  return still(wakeup_identity_) && still(listener_identity_);
+}
 
 void Agent::stop() {
+  if (thread_.joinable() && !intact()) {
+    // The application closed what the loop runs on: nothing can be closed
+    // here (those numbers may be the application's files now), and the
+    // loop must not be woken. Only the name is ours to remove.
+    thread_.detach();
+    if (!path_.empty()) unlink(path_.c_str());
+    path_.clear();
+    listener_ = -1;
+    reserve_descriptor_ = -1;
+    abandoned_ = true;
+    return;
+  }
+  if (abandoned_) return;
   if (thread_.joinable()) {
     uv_async_send(&stop_signal_);
     thread_.join();
@@ -617,6 +667,11 @@ void Agent::close_connection(Connection* connection) {
 int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
   int ignored = 0;
   if (error == nullptr) error = &ignored;
+  // The mailboxes' numbers may be the application's files now.
+  if (!intact()) {
+    *error = WSAENETDOWN;
+    return -1;
+  }
   *error = WSAEINVAL;
   bool out_of_descriptors = false;
   for (int round = 0; round < 2; ++round) {
@@ -655,6 +710,7 @@ int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
 }
 
 int Agent::add_pending(int descriptor, pid_t target_pid, const Nonce& nonce) {
+  if (!intact()) return WSAENETDOWN;  // its watch could never be started
   int copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return translate_errno(errno);
   std::lock_guard<std::mutex> lock(tables_mutex_);

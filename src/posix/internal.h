@@ -173,8 +173,20 @@ class Agent {
   static int start(std::shared_ptr<Agent>* agent);
 
   // Stops the loop thread, closes every descriptor the agent holds and
-  // removes the rendezvous name.
+  // removes the rendezvous name. When the application has closed the
+  // agent's descriptors (intact() is false) it touches none of them: the
+  // loop thread, which blocks every signal, sleeps on an epoll descriptor
+  // nothing can wake, and is left there (detached, with this object) rather
+  // than woken into libuv's abort on a closed descriptor.
   void stop();
+
+  // False once the application has closed (or replaced) the descriptors the
+  // agent's loop is woken through or listens on, as a daemon's "close every
+  // descriptor above 2" does. Two fstat calls.
+  bool intact() const;
+  // True after stop() found it not intact: the object must then outlive
+  // the process (its thread still refers to it).
+  bool abandoned() const { return abandoned_; }
 
   // In a forked child: closes the inherited descriptors without touching
   // the parent's rendezvous name or thread (which the child does not have).
@@ -187,13 +199,13 @@ class Agent {
   // last ran (a source's first post may still wait in the listener's
   // queue). Returns it, or -1 with *error (when given) set: WSAEMFILE when
   // this process has no descriptor free to receive it (the token stays good:
-  // it is still queued), else WSAEINVAL.
+  // it is still queued), WSAENETDOWN when not intact(), else WSAEINVAL.
   int take_pushed(const Nonce& nonce, pid_t source_pid, int* error = nullptr);
 
   // Keeps a duplicate of descriptor for a pull by target_pid, and watches
   // target_pid so that its entries are released when it exits. Returns 0 or
   // a Winsock error (WSAENOBUFS past the bound, WSAEMFILE, WSAEINVAL when
-  // target_pid is no longer a process).
+  // target_pid is no longer a process, WSAENETDOWN when not intact()).
   int add_pending(int descriptor, pid_t target_pid, const Nonce& nonce);
 
   // Lock held across fork() so the child sees consistent tables.
@@ -216,6 +228,13 @@ class Agent {
 
   Agent() = default;
   int open_listener();
+  struct Identity {
+    int descriptor = -1;
+    dev_t device = 0;
+    ino_t inode = 0;
+  };
+  static Identity identity_of(int descriptor);
+  static bool still(const Identity& identity);
   void run();
   static void on_listener_readable(uv_poll_t* handle, int status, int events);
   static void on_connection_readable(uv_poll_t* handle, int status,
@@ -262,10 +281,13 @@ class Agent {
   uint64_t sync_completed_ = 0;  // rounds done; under sync_mutex_
   bool sync_closed_ = false;     // the loop is stopping; under sync_mutex_
   bool listener_paused_ = false;  // out of descriptors: not accepting
+  bool abandoned_ = false;  // stop() found its descriptors closed under it
   uv_poll_t listener_poll_{};
   std::thread thread_;
   int listener_ = -1;
-  int reserve_descriptor_ = -1;  // spent to refuse a connection at EMFILE
+  int reserve_descriptor_ = -1;  // spent to take a connection at EMFILE
+  Identity listener_identity_;  // recorded when the loop starts
+  Identity wakeup_identity_;    // the descriptor uv_async_send writes to
   std::string path_;
   std::vector<Connection*> connections_;
 

@@ -118,6 +118,14 @@ int cleanup() {
   // rendezvous name before the old agent has removed it.
   if (g_agent) {
     g_agent->stop();
+    if (g_agent->abandoned()) {
+      // Its loop thread still sleeps on what the application closed, and
+      // refers to the agent: it lives on, unused, for the process's life.
+      if (g_abandoned_agents == nullptr) {
+        g_abandoned_agents = new std::vector<std::shared_ptr<Agent>>();
+      }
+      g_abandoned_agents->push_back(g_agent);
+    }
     g_agent.reset();
   }
   close_cached_connections();

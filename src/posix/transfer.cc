@@ -16,6 +16,7 @@
 // acknowledged push (option 0) waits for the target's agent to answer.
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -38,7 +39,15 @@ struct IdleConnection {
   pid_t target;
   int descriptor;
   bool mailbox;  // carries posted pushes only
+  dev_t device;  // the connection's identity: the application may have
+  ino_t inode;   // closed the number and reused it for a file of its own
 };
+
+bool same_file(int descriptor, dev_t device, ino_t inode) {
+  struct stat status;
+  return fstat(descriptor, &status) == 0 && status.st_dev == device &&
+         status.st_ino == inode;
+}
 
 std::mutex g_idle_mutex;
 std::deque<IdleConnection> g_idle;  // most recently used at the back
@@ -48,19 +57,28 @@ int take_idle_connection(pid_t target, bool mailbox) {
   std::lock_guard<std::mutex> lock(g_idle_mutex);
   for (auto it = g_idle.rbegin(); it != g_idle.rend(); ++it) {
     if (it->target == target && it->mailbox == mailbox) {
-      int descriptor = it->descriptor;
+      IdleConnection found = *it;
       g_idle.erase(std::next(it).base());
-      return descriptor;
+      // Closed by the application (a daemon's close_range): forgotten, not
+      // closed, and a fresh connection is made.
+      if (!same_file(found.descriptor, found.device, found.inode)) return -1;
+      return found.descriptor;
     }
   }
   return -1;
 }
 
 void keep_idle_connection(pid_t target, int descriptor, bool mailbox) {
+  struct stat status;
+  if (fstat(descriptor, &status) != 0) {
+    close(descriptor);
+    return;
+  }
   int evicted = -1;
   {
     std::lock_guard<std::mutex> lock(g_idle_mutex);
-    g_idle.push_back(IdleConnection{target, descriptor, mailbox});
+    g_idle.push_back(IdleConnection{target, descriptor, mailbox,
+                                    status.st_dev, status.st_ino});
     if (g_idle.size() > kMaxIdleConnections) {
       evicted = g_idle.front().descriptor;
       g_idle.pop_front();
@@ -303,7 +321,11 @@ void close_cached_connections() {
     std::lock_guard<std::mutex> lock(g_idle_mutex);
     idle.swap(g_idle);
   }
-  for (const IdleConnection& connection : idle) close(connection.descriptor);
+  for (const IdleConnection& connection : idle) {
+    if (same_file(connection.descriptor, connection.device, connection.inode)) {
+      close(connection.descriptor);
+    }
+  }
 }
 
 std::mutex& idle_connections_mutex() { return g_idle_mutex; }

@@ -1,0 +1,89 @@
+// An application that closes wsadup's descriptors after WSAStartup, as a
+// daemon's "close every descriptor above 2" does (POSIX): the calls that need
+// them fail with WSAENETDOWN, WSACleanup returns (no abort inside the event
+// loop, no hang), and the next WSAStartup works again. Run in a helper
+// process, since it closes every descriptor above 2.
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+#include <string>
+
+#include "support.h"
+
+namespace wsadup_test {
+namespace {
+
+// Duplicates s for this process and imports the token; the import's socket
+// or INVALID_SOCKET, with *duplicate_error / *import_error set.
+SOCKET handoff_to_self(SOCKET s, int* duplicate_error, int* import_error,
+                       WSAPROTOCOL_INFOA* token) {
+  *duplicate_error = 0;
+  *import_error = 0;
+  if (WSADuplicateSocketA(s, static_cast<DWORD>(getpid()), token) != 0) {
+    *duplicate_error = WSAGetLastError();
+    return INVALID_SOCKET;
+  }
+  SOCKET imported = WSASocketA(0, 0, 0, token, 0, 0);
+  if (imported == INVALID_SOCKET) *import_error = WSAGetLastError();
+  return imported;
+}
+
+// Reports "<step>=<code> ..." on its standard output, one frame.
+WSADUP_TEST_HELPER(closes_every_descriptor_above_2) {
+  std::ostringstream report;
+  WSADATA data;
+  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  if (s == INVALID_SOCKET) return 3;
+  int duplicate_error = 0, import_error = 0;
+  WSAPROTOCOL_INFOA warm;
+  SOCKET imported = handoff_to_self(s, &duplicate_error, &import_error, &warm);
+  report << "before=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  // One token made before, imported after.
+  WSAPROTOCOL_INFOA waiting;
+  bool made = WSADuplicateSocketA(s, static_cast<DWORD>(getpid()), &waiting) == 0;
+
+  if (close_range(3, ~0U, 0) != 0) return 4;
+
+  s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  report << " socket=" << (s == INVALID_SOCKET ? WSAGetLastError() : 0);
+  WSAPROTOCOL_INFOA token;
+  imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " duplicate=" << duplicate_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  SOCKET late = made ? WSASocketA(0, 0, 0, &waiting, 0, 0) : INVALID_SOCKET;
+  report << " import=" << (late == INVALID_SOCKET ? WSAGetLastError() : 0);
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+
+  report << " startup=" << WSAStartup(MAKEWORD(2, 2), &data);
+  s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " after=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  if (s != INVALID_SOCKET) closesocket(s);
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+  return helper_write_frame(report.str()) ? 0 : 5;
+}
+
+using ClosedDescriptors = ConformanceTest;
+
+TEST_F(ClosedDescriptors,
+       CloseRangeAfterWSAStartupIsWSAENETDOWNAndCleanupAndStartupWorkAgain) {
+  std::unique_ptr<ChildProcess> child =
+      ChildProcess::spawn("closes_every_descriptor_above_2", {});
+  ASSERT_TRUE(child);
+  std::string report;
+  bool reported = read_frame(*child, &report);
+  int code = child->wait(kProcessTimeoutMs);
+  ASSERT_EQ(code, 0) << "the helper died or failed (an abort is "
+                     << 128 + 6 << "): " << report;
+  ASSERT_TRUE(reported);
+  const std::string down = std::to_string(WSAENETDOWN);
+  EXPECT_EQ(report, "before=0,0 socket=0 duplicate=" + down + " import=" +
+                        down + " cleanup=0 startup=0 after=0,0 cleanup=0");
+}
+
+}  // namespace
+}  // namespace wsadup_test
