@@ -2,7 +2,7 @@
  * The handoff demo: a Winsock-style dispatcher that accepts connections on
  * 127.0.0.1 and hands each one to a worker process with WSADuplicateSocket.
  *
- *   wsadup_handoff_demo [--connections N] [--workers W]
+ *   wsadup_handoff_demo [--connections N] [--workers W] [--stall-worker K]
  *
  * The dispatcher starts W worker processes and a client process (this same
  * program, re-run with --worker / --client), learns each worker's process id
@@ -12,6 +12,13 @@
  * worker imports with WSASocket(FROM_PROTOCOL_INFO, ...) and echoes. The
  * client checks every reply. The dispatcher prints a table per worker and
  * exits non-zero on any lost or wrong reply.
+ *
+ * --stall-worker K stops worker K (SIGSTOP; SuspendThread on Windows) for a
+ * second halfway through the run, as a debugger or an overloaded machine
+ * would. WSADuplicateSocket does not wait for the worker it hands to, so the
+ * dispatcher goes on serving the others at their usual latency; it hands the
+ * stopped worker its share too, and collects that worker's acknowledgements
+ * once it runs again. Every connection must still be served in the end.
  *
  * The Winsock code is the same on Windows and POSIX; only starting processes
  * and reading pipes differ, in the small platform section below.
@@ -31,6 +38,7 @@
 #define write_fd _write
 #else
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +47,8 @@
 #endif
 
 #define MAX_WORKERS 64
-#define BATCH 8
+/* Connections the client keeps open at once (below Windows' FD_SETSIZE). */
+#define WINDOW 48
 #define MESSAGE_SIZE 64
 
 /* ------------------------------------------------------------ platform -- */
@@ -49,6 +58,7 @@ typedef struct child_process {
   int output; /* we read here: the child's standard output */
 #if defined(_WIN32)
   HANDLE process;
+  HANDLE thread; /* its only thread: what --stall-worker suspends */
 #else
   pid_t pid;
 #endif
@@ -108,7 +118,7 @@ static int spawn_self(const char* self, const char* const* args,
                       &startup, &info)) {
     return -1;
   }
-  CloseHandle(info.hThread);
+  child->thread = info.hThread;
   CloseHandle(in_read);
   CloseHandle(out_write);
   child->process = info.hProcess;
@@ -146,12 +156,24 @@ static int spawn_self(const char* self, const char* const* args,
 #endif
 }
 
+/* Stops (stopped != 0) or resumes the child. Returns 0 on success. */
+static int stop_child(child_process* child, int stopped) {
+#if defined(_WIN32)
+  DWORD count = stopped ? SuspendThread(child->thread)
+                        : ResumeThread(child->thread);
+  return count == (DWORD)-1 ? -1 : 0;
+#else
+  return kill(child->pid, stopped ? SIGSTOP : SIGCONT);
+#endif
+}
+
 static int wait_child(child_process* child) {
 #if defined(_WIN32)
   DWORD code = 1;
   WaitForSingleObject(child->process, 60000);
   GetExitCodeProcess(child->process, &code);
   CloseHandle(child->process);
+  CloseHandle(child->thread);
   return (int)code;
 #else
   int status = 0;
@@ -240,67 +262,92 @@ static void make_message(unsigned i, char* message) {
   }
 }
 
-/* A reply that never comes, or an end of stream that never comes (a socket
- * some process still holds), is a failure after 10 s, not a hang. */
-static void bound_receive_wait(SOCKET s) {
-#if defined(_WIN32)
-  DWORD timeout = 10000;
-#else
-  struct timeval timeout = {10, 0};
-#endif
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char*)&timeout,
-             sizeof(timeout));
+/* Opens connection i and sends its message, then ends its side. Returns the
+ * socket, or INVALID_SOCKET. */
+static SOCKET open_connection(const struct sockaddr_in* address, unsigned i) {
+  char message[MESSAGE_SIZE];
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, 0);
+  if (s == INVALID_SOCKET) return INVALID_SOCKET;
+  make_message(i, message);
+  if (connect(s, (const struct sockaddr*)address, sizeof(*address)) != 0 ||
+      send(s, message, MESSAGE_SIZE, 0) != MESSAGE_SIZE) {
+    closesocket(s);
+    return INVALID_SOCKET;
+  }
+  shutdown(s, SD_SEND);
+  return s;
 }
 
+/* Keeps WINDOW connections open at once and reads whichever answers, so
+ * that one slow worker (--stall-worker) holds only its own connections back.
+ * A reply or an end of stream that never comes is a failure after 10 s, not
+ * a hang. */
 static int run_client(unsigned short port, unsigned count) {
   WSADATA data;
   struct sockaddr_in address;
   uint32_t result[2] = {0, 0}; /* good replies, bad replies */
-  unsigned first;
+  SOCKET open[WINDOW];
+  unsigned number[WINDOW];
+  int got[WINDOW];
+  char reply[WINDOW][MESSAGE_SIZE + 1];
+  unsigned next = 0, finished = 0, slot;
   if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
   memset(&address, 0, sizeof(address));
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  for (first = 0; first < count; first += BATCH) {
-    SOCKET batch[BATCH];
-    unsigned n = count - first < BATCH ? count - first : BATCH;
-    unsigned i;
-    for (i = 0; i < n; ++i) {
-      char message[MESSAGE_SIZE];
-      batch[i] = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, 0);
-      make_message(first + i, message);
-      if (batch[i] != INVALID_SOCKET) bound_receive_wait(batch[i]);
-      if (batch[i] == INVALID_SOCKET ||
-          connect(batch[i], (struct sockaddr*)&address, sizeof(address)) != 0 ||
-          send(batch[i], message, MESSAGE_SIZE, 0) != MESSAGE_SIZE) {
-        if (batch[i] != INVALID_SOCKET) closesocket(batch[i]);
-        batch[i] = INVALID_SOCKET;
-        continue;
+  for (slot = 0; slot < WINDOW; ++slot) open[slot] = INVALID_SOCKET;
+  while (finished < count) {
+    fd_set readable;
+    struct timeval timeout = {10, 0};
+    int highest = 0, ready;
+    FD_ZERO(&readable);
+    for (slot = 0; slot < WINDOW; ++slot) {
+      if (open[slot] == INVALID_SOCKET && next < count) {
+        number[slot] = next;
+        got[slot] = 0;
+        open[slot] = open_connection(&address, next++);
+        if (open[slot] == INVALID_SOCKET) {
+          ++result[1];
+          ++finished;
+          continue;
+        }
       }
-      shutdown(batch[i], SD_SEND);
+      if (open[slot] != INVALID_SOCKET) {
+        FD_SET(open[slot], &readable);
+        if ((int)open[slot] > highest) highest = (int)open[slot];
+      }
     }
-    for (i = 0; i < n; ++i) {
-      char expected[MESSAGE_SIZE], reply[MESSAGE_SIZE + 1];
-      int got = 0;
-      if (batch[i] == INVALID_SOCKET) {
-        ++result[1];
+    if (finished == count) break;
+    ready = select(highest + 1, &readable, NULL, NULL, &timeout);
+    if (ready <= 0) {
+      result[1] += count - finished; /* nothing answered for 10 s */
+      break;
+    }
+    for (slot = 0; slot < WINDOW; ++slot) {
+      char expected[MESSAGE_SIZE];
+      int r;
+      if (open[slot] == INVALID_SOCKET || !FD_ISSET(open[slot], &readable)) {
         continue;
       }
-      make_message(first + i, expected);
-      for (;;) {
-        int r = recv(batch[i], reply + got, (int)sizeof(reply) - got, 0);
-        if (r <= 0) break;
-        got += r;
-        if (got == (int)sizeof(reply)) break;
-      }
-      if (got == MESSAGE_SIZE && memcmp(reply, expected, MESSAGE_SIZE) == 0) {
+      r = recv(open[slot], reply[slot] + got[slot],
+               (int)sizeof(reply[slot]) - got[slot], 0);
+      if (r > 0) got[slot] += r;
+      if (r > 0 && got[slot] < (int)sizeof(reply[slot])) continue;
+      make_message(number[slot], expected);
+      if (got[slot] == MESSAGE_SIZE &&
+          memcmp(reply[slot], expected, MESSAGE_SIZE) == 0) {
         ++result[0];
       } else {
         ++result[1];
       }
-      closesocket(batch[i]);
+      closesocket(open[slot]);
+      open[slot] = INVALID_SOCKET;
+      ++finished;
     }
+  }
+  for (slot = 0; slot < WINDOW; ++slot) {
+    if (open[slot] != INVALID_SOCKET) closesocket(open[slot]);
   }
   write_all(1, result, sizeof(result));
   WSACleanup();
@@ -322,7 +369,10 @@ static double percentile(double* values, unsigned count, double p) {
   return values[index];
 }
 
-static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
+#define STALL_MICROSECONDS 1e6
+
+static int run_dispatcher(const char* self, unsigned count, unsigned workers,
+                          int stall_worker) {
   WSADATA data;
   SOCKET listener;
   struct sockaddr_in address;
@@ -335,7 +385,12 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
   uint32_t worker_pid[MAX_WORKERS];
   worker_stats stats[MAX_WORKERS];
   unsigned handed[MAX_WORKERS];
+  unsigned owed[MAX_WORKERS]; /* acknowledgements not read yet */
   double* latency[MAX_WORKERS];
+  double* others_in_stall; /* other workers' handoffs while one is stopped */
+  unsigned in_stall = 0;
+  double stall_start = 0.0;
+  int stalled = 0;
   uint32_t client_result[2] = {0, 0};
   unsigned i, dispatch_errors = 0, served = 0;
   uint32_t total_errors = 0;
@@ -362,8 +417,10 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
       return 2;
     }
     handed[i] = 0;
+    owed[i] = 0;
     latency[i] = (double*)calloc(count + 1, sizeof(double));
   }
+  others_in_stall = (double*)calloc(count + 1, sizeof(double));
   snprintf(port_text, sizeof(port_text), "%u", (unsigned)ntohs(address.sin_port));
   snprintf(count_text, sizeof(count_text), "%u", count);
   if (spawn_self(self, client_args, &client) != 0) return 2;
@@ -372,33 +429,100 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
     unsigned w = i % workers;
     WSAPROTOCOL_INFOA info;
     unsigned char ack = 0;
-    double start;
+    double start, spent;
     fd_set readable;
     struct timeval timeout = {30, 0};
     SOCKET connection;
+    if (stall_worker >= 0 && !stalled && stall_start == 0.0 &&
+        i == count / 2) {
+      if (stop_child(&worker[stall_worker], 1) != 0) {
+        fprintf(stderr, "dispatcher: cannot stop worker %d\n", stall_worker);
+        ++dispatch_errors;
+      } else {
+        stalled = 1;
+        stall_start = now_microseconds();
+      }
+    }
+    if (stalled) {
+      double left = STALL_MICROSECONDS - (now_microseconds() - stall_start);
+      if (left <= 0) {
+        stop_child(&worker[stall_worker], 0);
+        stalled = 0;
+      } else {
+        timeout.tv_sec = (long)(left / 1e6);
+        timeout.tv_usec = (long)(left - (double)timeout.tv_sec * 1e6);
+      }
+    }
     FD_ZERO(&readable);
     FD_SET(listener, &readable);
-    if (select((int)listener + 1, &readable, NULL, NULL, &timeout) <= 0) {
-      fprintf(stderr, "dispatcher: no connection within 30 s\n");
-      break;
+    {
+      int ready = select((int)listener + 1, &readable, NULL, NULL, &timeout);
+      if (ready == 0 && stalled) {
+        --i; /* the second is over: resume, then wait for this one again */
+        continue;
+      }
+      if (ready <= 0) {
+        fprintf(stderr, "dispatcher: no connection within 30 s\n");
+        break;
+      }
     }
     connection = accept(listener, NULL, NULL);
     if (connection == INVALID_SOCKET) {
       ++dispatch_errors;
       continue;
     }
+    /* A running worker first gets its acknowledgements owed from the stall
+     * read: it has answered them by now or will at once. */
+    while (!(stalled && (int)w == stall_worker) && owed[w] > 0) {
+      if (read_all(worker[w].output, &ack, 1) != 0 || ack != 1) {
+        ++dispatch_errors;
+      }
+      --owed[w];
+    }
     start = now_microseconds();
     if (WSADuplicateSocketA(connection, worker_pid[w], &info) != 0 ||
-        write_all(worker[w].input, &info, sizeof(info)) != 0 ||
-        read_all(worker[w].output, &ack, 1) != 0 || ack != 1) {
+        write_all(worker[w].input, &info, sizeof(info)) != 0) {
       fprintf(stderr, "dispatcher: handoff %u failed: %s\n", i,
               wsadup_error_name(WSAGetLastError()));
       ++dispatch_errors;
-    } else {
+    } else if (stalled && (int)w == stall_worker) {
+      /* Handed without waiting: its acknowledgement comes after the stall. */
+      ++owed[w];
       latency[w][handed[w]++] = now_microseconds() - start;
+    } else if (read_all(worker[w].output, &ack, 1) != 0 || ack != 1) {
+      fprintf(stderr, "dispatcher: worker %u did not import handoff %u\n", w,
+              i);
+      ++dispatch_errors;
+    } else {
+      spent = now_microseconds() - start;
+      latency[w][handed[w]++] = spent;
+      if (stalled) others_in_stall[in_stall++] = spent;
     }
-    /* The worker holds its own descriptor now. */
+    /* The worker holds its own descriptor now, or it waits for it. */
     closesocket(connection);
+  }
+  if (stalled) {
+    /* Every connection is handed out; the stop still lasts its second. */
+    double left = STALL_MICROSECONDS - (now_microseconds() - stall_start);
+    if (left > 0) {
+      fd_set none;
+      struct timeval wait;
+      wait.tv_sec = (long)(left / 1e6);
+      wait.tv_usec = (long)(left - (double)wait.tv_sec * 1e6);
+      FD_ZERO(&none);
+      FD_SET(listener, &none);
+      select((int)listener + 1, &none, NULL, NULL, &wait);
+    }
+    stop_child(&worker[stall_worker], 0);
+    stalled = 0;
+  }
+  for (i = 0; i < workers; ++i) {
+    unsigned char ack = 0;
+    for (; owed[i] > 0; --owed[i]) {
+      if (read_all(worker[i].output, &ack, 1) != 0 || ack != 1) {
+        ++dispatch_errors;
+      }
+    }
   }
 
   for (i = 0; i < workers; ++i) {
@@ -431,13 +555,23 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
            p99);
     served += stats[i].connections;
     total_errors += stats[i].errors;
-    free(latency[i]);
   }
+  if (stall_worker >= 0) {
+    double p99 = percentile(latency[stall_worker], handed[stall_worker], 0.99);
+    printf("worker %d stopped for %.0f ms halfway: handoffs to it returned in "
+           "p99 %.1f us; the other workers' handoffs during the stop: %u, "
+           "p50 %.1f us, p99 %.1f us\n",
+           stall_worker, STALL_MICROSECONDS / 1e3, p99, in_stall,
+           percentile(others_in_stall, in_stall, 0.50),
+           percentile(others_in_stall, in_stall, 0.99));
+  }
+  free(others_in_stall);
   total_errors += dispatch_errors + client_result[1];
   printf("served %u/%u connections, replies checked %u good / %u wrong, "
          "%u errors\n",
          served, count, (unsigned)client_result[0], (unsigned)client_result[1],
          (unsigned)total_errors);
+  for (i = 0; i < workers; ++i) free(latency[i]);
   closesocket(listener);
   WSACleanup();
   return (served == count && client_result[0] == count && total_errors == 0)
@@ -447,7 +581,7 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers) {
 
 int main(int argc, char** argv) {
   unsigned count = 1000, workers = 4;
-  int i;
+  int i, stall_worker = -1;
   if (argc >= 2 && strcmp(argv[1], "--worker") == 0) return run_worker();
   if (argc >= 4 && strcmp(argv[1], "--client") == 0) {
     return run_client((unsigned short)atoi(argv[2]), (unsigned)atoi(argv[3]));
@@ -455,11 +589,15 @@ int main(int argc, char** argv) {
   for (i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--connections") == 0) count = (unsigned)atoi(argv[i + 1]);
     if (strcmp(argv[i], "--workers") == 0) workers = (unsigned)atoi(argv[i + 1]);
+    if (strcmp(argv[i], "--stall-worker") == 0) stall_worker = atoi(argv[i + 1]);
   }
-  if (workers == 0 || workers > MAX_WORKERS || count == 0) {
-    fprintf(stderr, "usage: %s [--connections N] [--workers 1..%d]\n", argv[0],
-            MAX_WORKERS);
+  if (workers == 0 || workers > MAX_WORKERS || count == 0 ||
+      stall_worker >= (int)workers || stall_worker < -1) {
+    fprintf(stderr,
+            "usage: %s [--connections N] [--workers 1..%d] "
+            "[--stall-worker 0..W-1]\n",
+            argv[0], MAX_WORKERS);
     return 2;
   }
-  return run_dispatcher(argv[0], count, workers);
+  return run_dispatcher(argv[0], count, workers, stall_worker);
 }
