@@ -244,9 +244,11 @@ ThreadUsage thread_usage(pid_t tid) {
   return usage;
 }
 
-std::vector<pid_t> thread_ids() {
+std::vector<pid_t> thread_ids_of(pid_t pid) {
   std::vector<pid_t> ids;
-  DIR* directory = opendir("/proc/self/task");
+  std::string path = "/proc/" + (pid == 0 ? std::string("self")
+                                          : std::to_string(pid)) + "/task";
+  DIR* directory = opendir(path.c_str());
   if (directory == nullptr) return ids;
   while (dirent* entry = readdir(directory)) {
     if (entry->d_name[0] == '.') continue;
@@ -256,5 +258,7 @@ std::vector<pid_t> thread_ids() {
   std::sort(ids.begin(), ids.end());
   return ids;
 }
+
+std::vector<pid_t> thread_ids() { return thread_ids_of(0); }
 
 }  // namespace wsadup_bench

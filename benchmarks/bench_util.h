@@ -62,6 +62,8 @@ struct ThreadUsage {
 };
 ThreadUsage thread_usage(pid_t tid);
 std::vector<pid_t> thread_ids();
+// The thread ids of process pid (/proc/<pid>/task).
+std::vector<pid_t> thread_ids_of(pid_t pid);
 
 }  // namespace wsadup_bench
 

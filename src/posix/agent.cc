@@ -182,9 +182,10 @@ bool Agent::still(const Identity& identity) {
          status.st_dev == identity.device && status.st_ino == identity.inode;
 }
 
-bool Agent::intact() const {
-  return still(wakeup_identity_) && still(listener_identity_);
-}
+// One fstat on the import path: a daemon's close_range closes the wakeup
+// descriptor with everything else. (The listener is checked where it is
+// closed, close_all_descriptors.)
+bool Agent::intact() const { return still(wakeup_identity_); }
 
 void Agent::stop() {
   if (thread_.joinable() && !intact()) {
@@ -240,7 +241,11 @@ void Agent::close_all_descriptors() {
     unlink(path_.c_str());
     path_.clear();
   }
-  if (listener_ >= 0) close(listener_);
+  // Not a number the application closed and reused meanwhile.
+  if (listener_ >= 0 &&
+      (listener_identity_.descriptor < 0 || still(listener_identity_))) {
+    close(listener_);
+  }
   listener_ = -1;
   if (reserve_descriptor_ >= 0) close(reserve_descriptor_);
   reserve_descriptor_ = -1;
@@ -591,12 +596,10 @@ Agent::Drained Agent::drain_mailbox_locked(const Connection& mailbox,
     }
     if (result == ReceiveResult::kMessage || truncated ||
         result == ReceiveResult::kMalformed) {
-      // Take the message itself. Its descriptor, if the kernel can install
-      // it again, is a second copy of the one peeked at.
-      WireMessage taken;
-      int second = -1;
-      receive_message(mailbox.descriptor, &taken, &second, MSG_DONTWAIT);
-      if (second >= 0) close(second);
+      // Take the message itself, with no room for its descriptor: the
+      // kernel drops its own reference instead of installing a second copy
+      // of the one peeked at.
+      discard_message(mailbox.descriptor);
     }
     if (result == ReceiveResult::kMalformed) continue;
     if (result != ReceiveResult::kMessage && !truncated) {

@@ -113,6 +113,11 @@ int send_message(int connection, const WireMessage& message,
 ReceiveResult receive_message(int connection, WireMessage* message,
                               int* received, int recv_flags);
 
+// Takes the next message off connection without receiving any descriptor it
+// carries (the kernel releases its reference): for a message already read
+// with MSG_PEEK. Non-blocking.
+void discard_message(int connection);
+
 // ------------------------------------------------------------ rendezvous --
 
 // Windows: "dwProcessId: the target process". 0 and values no pid can have
@@ -182,7 +187,7 @@ class Agent {
 
   // False once the application has closed (or replaced) the descriptors the
   // agent's loop is woken through or listens on, as a daemon's "close every
-  // descriptor above 2" does. Two fstat calls.
+  // descriptor above 2" does. One fstat call.
   bool intact() const;
   // True after stop() found it not intact: the object must then outlive
   // the process (its thread still refers to it).

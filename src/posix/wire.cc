@@ -180,4 +180,16 @@ ReceiveResult receive_message(int connection, WireMessage* message,
   return ReceiveResult::kMessage;
 }
 
+void discard_message(int connection) {
+  char buffer[sizeof(WireMessage) + 1];
+  iovec data{buffer, sizeof(buffer)};
+  msghdr header{};
+  header.msg_iov = &data;
+  header.msg_iovlen = 1;
+  ssize_t got;
+  do {
+    got = recvmsg(connection, &header, MSG_DONTWAIT);
+  } while (got < 0 && errno == EINTR);
+}
+
 }  // namespace wsadup::detail
