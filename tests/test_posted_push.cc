@@ -226,6 +226,55 @@ TEST_F(PostedPush, TargetWithoutDescriptorsGetsWSAEMFILEAndTheRetryImports) {
   EXPECT_EQ(closesocket(listener), 0);
 }
 
+// A source that exits while this process has no descriptor free: what it
+// posted stays queued on its closed mailbox (the agent cannot move it into
+// the inbox without a descriptor for it) and imports once one is free,
+// instead of being lost to MSG_CTRUNC.
+TEST_F(PostedPush, WhatASourceLeftWhileTheTargetWasOutOfDescriptorsStillImports) {
+  Session session;
+  ASSERT_TRUE(session.ok());
+  std::unique_ptr<Peer> source = Peer::start();
+  std::unique_ptr<Peer> other = Peer::start();
+  ASSERT_TRUE(source && other);
+  unsigned short port = 0;
+  SOCKET listener = make_listener(AF_INET, &port);
+  ASSERT_NE(listener, INVALID_SOCKET);
+  SOCKET server = source->connect_from_peer(listener, AF_INET, port);
+  SOCKET other_end = other->connect_from_peer(listener, AF_INET, port);
+  ASSERT_NE(server, INVALID_SOCKET);
+  ASSERT_NE(other_end, INVALID_SOCKET);
+  // Both sources' mailboxes exist here; the other's token is spent, and
+  // importing it again makes this process's agent run one catch-up round.
+  std::string here = std::to_string(current_pid());
+  WSAPROTOCOL_INFOA warm, spent, posted;
+  ASSERT_TRUE(token_from_reply(source->call("duplicate 0 " + here), &warm));
+  ASSERT_TRUE(token_from_reply(other->call("duplicate 0 " + here), &spent));
+  SOCKET first = import_token(&warm);
+  SOCKET second = import_token(&spent);
+  ASSERT_NE(first, INVALID_SOCKET);
+  ASSERT_NE(second, INVALID_SOCKET);
+  {
+    DescriptorExhaustion exhausted;
+    ASSERT_TRUE(token_from_reply(source->call("duplicate 0 " + here), &posted));
+    source->process().kill();  // reaped: its end of the mailbox is closed
+    // Two rounds of this process's agent after the close: by the end of the
+    // second it has handled the mailbox's end (epoll reported it, with
+    // everything else ready, no later than the batch of the first round, and
+    // the loop runs a whole batch before it waits again).
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(import_token(&spent), INVALID_SOCKET);
+      EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+    }
+  }
+  SOCKET imported = import_token(&posted);
+  ASSERT_NE(imported, INVALID_SOCKET) << wsadup_error_name(WSAGetLastError());
+  EXPECT_TRUE(sends_through(imported, server, "kept"));
+  EXPECT_EQ(other->finish(), 0);
+  for (SOCKET s : {imported, first, second, server, other_end, listener}) {
+    EXPECT_EQ(closesocket(s), 0);
+  }
+}
+
 TEST_F(PostedPush, WhatASourceKilledAfterPostingLeftIsStillImported) {
   Session session;
   ASSERT_TRUE(session.ok());

@@ -36,6 +36,7 @@ struct Agent::Connection {
   Agent* agent = nullptr;
   bool closing = false;  // handle close requested; descriptor closes after
   bool mailbox = false;  // carries posted pushes; in mailboxes_
+  bool source_gone = false;  // a closed mailbox kept for what it still holds
   PeerIdentity peer;
   std::vector<Nonce> lent;  // pending entries sent here, not yet committed
 };
@@ -528,6 +529,9 @@ void Agent::on_sync(uv_async_t* handle) {
     while (!connection->closing && !connection->mailbox &&
            agent->handle_message(connection)) {
     }
+    if (connection->source_gone && !connection->closing) {
+      agent->retire_mailbox(connection);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(agent->sync_mutex_);
@@ -560,14 +564,28 @@ void Agent::resume_listener() {
 
 void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
   auto* connection = static_cast<Connection*>(handle->data);
-  Agent* agent = connection->agent;
+  connection->agent->retire_mailbox(connection);
+}
+
+// The source closed the mailbox: what it posted and nobody imported yet
+// moves into the inbox, and the connection closes. A process with no
+// descriptor free to receive them keeps the connection instead (its queue
+// outlives the source's end), still listed for importers, and tries again at
+// the next catch-up round.
+void Agent::retire_mailbox(Connection* connection) {
   {
-    // What the source posted and nobody imported yet stays in the inbox.
-    std::lock_guard<std::mutex> lock(agent->tables_mutex_);
-    agent->drain_mailbox_locked(*connection, nullptr,
-                                /*keep_when_out_of_descriptors=*/false);
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    if (drain_mailbox_locked(*connection, nullptr,
+                             /*keep_when_out_of_descriptors=*/true) ==
+        Drained::kOutOfDescriptors) {
+      if (!connection->source_gone) {
+        connection->source_gone = true;
+        uv_poll_stop(&connection->poll);
+      }
+      return;
+    }
   }
-  agent->close_connection(connection);
+  close_connection(connection);
 }
 
 // With tables_mutex_ held. Moves the posted pushes queued on mailbox into

@@ -263,6 +263,7 @@ class Agent {
   void handle_mailbox(Connection* connection, const WireMessage& message,
                       int received);
   static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
+  void retire_mailbox(Connection* connection);
   enum class Drained { kFound, kNotFound, kOutOfDescriptors };
   Drained drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted,
                                bool keep_when_out_of_descriptors);
