@@ -421,7 +421,7 @@ void Agent::handle_push(Connection* connection, const WireMessage& message,
     if (inbox_.size() >= kMaxInboxEntries) {
       status = WSAENOBUFS;
     } else if (!inbox_.emplace(message.nonce,
-                               InboxEntry{received, connection->peer.pid, 0})
+                               InboxEntry{received, connection->peer.pid})
                     .second) {
       status = WSAEINVAL;  // a nonce seen twice is a replay, not a handoff
     }
@@ -575,8 +575,7 @@ void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
 void Agent::retire_mailbox(Connection* connection) {
   {
     std::lock_guard<std::mutex> lock(tables_mutex_);
-    if (drain_mailbox_locked(*connection, nullptr,
-                             /*keep_when_out_of_descriptors=*/true) ==
+    if (drain_mailbox_locked(*connection, nullptr) ==
         Drained::kOutOfDescriptors) {
       if (!connection->source_gone) {
         connection->source_gone = true;
@@ -593,26 +592,22 @@ void Agent::retire_mailbox(Connection* connection) {
 // read). Each message is first peeked at, which installs a copy of its
 // descriptor and leaves the message queued, and only then taken. So a
 // process with no descriptor free (MSG_CTRUNC on the peek) loses nothing:
-// with keep_when_out_of_descriptors the reading stops there
-// (kOutOfDescriptors) and the message waits for a later import. Without it
-// (the source closed the mailbox, which is then gone) such a push becomes a
-// WSAEMFILE entry, so its importer learns why. Anything but a push is read
+// the reading stops there (kOutOfDescriptors) and the message waits for a
+// later import, or retire_mailbox's next try. Anything but a push is read
 // and dropped. An empty message reads like the end of the stream and stops
 // the reading; no source sends one, so only a peer posing as a source loses
 // what it sent after it.
 Agent::Drained Agent::drain_mailbox_locked(const Connection& mailbox,
-                                           const Nonce* wanted,
-                                           bool keep_when_out_of_descriptors) {
+                                           const Nonce* wanted) {
   for (;;) {
     WireMessage message;
     int received = -1;
     ReceiveResult result = receive_message(
         mailbox.descriptor, &message, &received, MSG_DONTWAIT | MSG_PEEK);
-    bool truncated = result == ReceiveResult::kRightsTruncated;
-    if (truncated && keep_when_out_of_descriptors) {
+    if (result == ReceiveResult::kRightsTruncated) {
       return Drained::kOutOfDescriptors;
     }
-    if (result == ReceiveResult::kMessage || truncated ||
+    if (result == ReceiveResult::kMessage ||
         result == ReceiveResult::kMalformed) {
       // Take the message itself, with no room for its descriptor: the
       // kernel drops its own reference instead of installing a second copy
@@ -620,15 +615,13 @@ Agent::Drained Agent::drain_mailbox_locked(const Connection& mailbox,
       discard_message(mailbox.descriptor);
     }
     if (result == ReceiveResult::kMalformed) continue;
-    if (result != ReceiveResult::kMessage && !truncated) {
-      return Drained::kNotFound;
-    }
+    if (result != ReceiveResult::kMessage) return Drained::kNotFound;
     if (message.type != static_cast<uint16_t>(MessageType::kPush) ||
-        (received < 0 && !truncated)) {
+        received < 0) {
       if (received >= 0) close(received);
       continue;
     }
-    InboxEntry entry{received, mailbox.peer.pid, truncated ? WSAEMFILE : 0};
+    InboxEntry entry{received, mailbox.peer.pid};
     // Posted entries are not held to kMaxInboxEntries: the kernel already
     // bounded them, by the sender's socket buffer, while they were queued.
     if (!inbox_.emplace(message.nonce, entry).second) {
@@ -711,8 +704,7 @@ int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
       // the token could exist).
       for (const Connection* mailbox : mailboxes_) {
         if (mailbox->peer.pid != source_pid) continue;
-        Drained drained = drain_mailbox_locked(
-            *mailbox, &nonce, /*keep_when_out_of_descriptors=*/true);
+        Drained drained = drain_mailbox_locked(*mailbox, &nonce);
         if (drained == Drained::kOutOfDescriptors) out_of_descriptors = true;
         if (drained != Drained::kNotFound) break;
       }
@@ -720,7 +712,6 @@ int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
     }
     if (found != inbox_.end() && found->second.source_pid == source_pid) {
       int descriptor = found->second.descriptor;
-      if (descriptor < 0) *error = found->second.status;
       inbox_.erase(found);
       return descriptor;
     }

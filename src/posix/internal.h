@@ -220,9 +220,8 @@ class Agent {
   struct Connection;
   struct TargetWatch;
   struct InboxEntry {
-    int descriptor;    // -1 when it could not be received: see status
+    int descriptor;
     pid_t source_pid;
-    int status;        // 0, or WSAEMFILE for a posted push lost at receipt
   };
   struct PendingEntry {
     int descriptor;
@@ -265,8 +264,7 @@ class Agent {
   static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
   void retire_mailbox(Connection* connection);
   enum class Drained { kFound, kNotFound, kOutOfDescriptors };
-  Drained drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted,
-                               bool keep_when_out_of_descriptors);
+  Drained drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted);
   void release_lent(Connection* connection);
   void close_connection(Connection* connection);
   void reply(Connection* connection, const Nonce& nonce, uint32_t status,
