@@ -207,6 +207,21 @@ std::string duplicate_for(SOCKET s, uint32_t pid) {
   return token_bytes(info);
 }
 
+std::vector<std::string> duplicate_many(SOCKET s, uint32_t pid, size_t count,
+                                        int* error) {
+  std::vector<std::string> tokens;
+  *error = 0;
+  while (tokens.size() < count) {
+    std::string token = duplicate_for(s, pid);
+    if (token.empty()) {
+      *error = WSAGetLastError();
+      break;
+    }
+    tokens.push_back(token);
+  }
+  return tokens;
+}
+
 SOCKET import_token(WSAPROTOCOL_INFOA* info) {
   return WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
                     info, 0, 0);
@@ -586,6 +601,18 @@ namespace {
 }
 
 }  // namespace
+
+::testing::AssertionResult peer_imports_all(
+    Peer& peer, const std::vector<std::string>& tokens, size_t first) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::string reply = peer.call("import A", tokens[i]);
+    if (reply != "ok " + std::to_string(first + i)) {
+      return ::testing::AssertionFailure()
+             << "token " << i << " of " << tokens.size() << ": " << reply;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
 
 ::testing::AssertionResult peer_sends_through(Peer& peer, int index,
                                               SOCKET receiver,

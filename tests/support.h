@@ -112,6 +112,10 @@ bool token_from_bytes(const std::string& bytes, WSAPROTOCOL_INFOW* info);
 
 // WSADuplicateSocketA for pid, as the token's raw bytes ("" on failure).
 std::string duplicate_for(SOCKET s, uint32_t pid);
+// Duplicates s for pid until count tokens are made or a call fails; returns
+// the tokens, and in *error the failed call's WSAGetLastError (0: none did).
+std::vector<std::string> duplicate_many(SOCKET s, uint32_t pid, size_t count,
+                                        int* error);
 // WSASocketA(FROM_PROTOCOL_INFO x3, info, 0, 0).
 SOCKET import_token(WSAPROTOCOL_INFOA* info);
 // A handoff from this process to itself, with bytes through the socket:
@@ -132,6 +136,9 @@ class Peer;
 ::testing::AssertionResult peer_sends_through(Peer& peer, int index,
                                               SOCKET receiver,
                                               const std::string& word);
+// The peer imports every token, in order, as its sockets first, first+1, ...
+::testing::AssertionResult peer_imports_all(
+    Peer& peer, const std::vector<std::string>& tokens, size_t first = 0);
 // The same from this process: sender sends word, exactly word arrives at
 // receiver.
 ::testing::AssertionResult sends_through(SOCKET sender, SOCKET receiver,

@@ -140,23 +140,12 @@ TEST_F(PostedPush, AFullMailboxIsWSAENOBUFSAtOnceAndLosesNothing) {
   ASSERT_TRUE(peer);
   TcpPair pair;
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
-  constexpr size_t kMaxTokens = 10000;  // far past any default queue
-  std::vector<std::string> tokens;
   int error = 0;
-  while (tokens.size() < kMaxTokens) {
-    WSAPROTOCOL_INFOA info;
-    if (WSADuplicateSocketA(pair.server, peer->pid(), &info) != 0) {
-      error = WSAGetLastError();
-      break;
-    }
-    tokens.emplace_back(reinterpret_cast<const char*>(&info), sizeof(info));
-  }
+  std::vector<std::string> tokens =
+      duplicate_many(pair.server, peer->pid(), 10000, &error);  // far past the queue
   EXPECT_EQ(error, WSAENOBUFS) << "after " << tokens.size() << " tokens";
   ASSERT_GT(tokens.size(), 0u);
-  // Nothing waiting in the mailbox is in the target's table yet.
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    ASSERT_EQ(peer->call("import A", tokens[i]), "ok " + std::to_string(i));
-  }
+  ASSERT_TRUE(peer_imports_all(*peer, tokens));
   EXPECT_TRUE(peer_sends_through(*peer, static_cast<int>(tokens.size()) - 1,
                                  pair.client, "last"));
   std::string again = duplicate_for(pair.server, peer->pid());

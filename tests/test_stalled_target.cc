@@ -32,23 +32,6 @@ bool resume(Peer& peer) {
   return kill(static_cast<pid_t>(peer.pid()), SIGCONT) == 0;
 }
 
-// Duplicates s for pid until count tokens are made or a call fails; returns
-// the tokens, and the error of the call that failed (0 when none did).
-std::vector<std::string> duplicate_many(SOCKET s, uint32_t pid, size_t count,
-                                        int* error) {
-  std::vector<std::string> tokens;
-  *error = 0;
-  while (tokens.size() < count) {
-    WSAPROTOCOL_INFOA info;
-    if (WSADuplicateSocketA(s, pid, &info) != 0) {
-      *error = WSAGetLastError();
-      break;
-    }
-    tokens.emplace_back(reinterpret_cast<const char*>(&info), sizeof(info));
-  }
-  return tokens;
-}
-
 TEST_F(StalledTarget, HandoffsToAStoppedTargetReturnAndAllImportOnceItRuns) {
   Session session;
   ASSERT_TRUE(session.ok());
@@ -65,9 +48,7 @@ TEST_F(StalledTarget, HandoffsToAStoppedTargetReturnAndAllImportOnceItRuns) {
       duplicate_many(pair.server, peer->pid(), 200, &error);
   EXPECT_EQ(error, 0) << "after " << tokens.size() << " handoffs";
   ASSERT_TRUE(resume(*peer));
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    ASSERT_EQ(peer->call("import A", tokens[i]), "ok " + std::to_string(i));
-  }
+  ASSERT_TRUE(peer_imports_all(*peer, tokens));
   for (size_t i = 0; i < tokens.size(); ++i) {
     ASSERT_TRUE(peer_sends_through(*peer, static_cast<int>(i), pair.client,
                                    "w" + std::to_string(i)));
@@ -94,9 +75,7 @@ TEST_F(StalledTarget, AFullQueueIsWSAENOBUFSAtOnceAndNothingIsLost) {
       duplicate_many(pair.server, peer->pid(), 10000, &error);
   EXPECT_EQ(error, WSAENOBUFS) << "after " << tokens.size() << " handoffs";
   ASSERT_TRUE(resume(*peer));
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    ASSERT_EQ(peer->call("import A", tokens[i]), "ok " + std::to_string(i));
-  }
+  ASSERT_TRUE(peer_imports_all(*peer, tokens));
   ASSERT_FALSE(tokens.empty());
   EXPECT_TRUE(peer_sends_through(*peer, static_cast<int>(tokens.size()) - 1,
                                  pair.client, "last"));
