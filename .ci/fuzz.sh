@@ -17,8 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${WSADUP_FUZZ_SECONDS:-60}"
 
 packages=()
-for package in clang libclang-rt-14-dev cmake ninja-build pkg-config \
-               libuv1-dev; do
+for package in clang libclang-rt-14-dev cmake ninja-build pkg-config; do
   dpkg -s "$package" >/dev/null 2>&1 || packages+=("$package")
 done
 if [ "${#packages[@]}" -gt 0 ]; then

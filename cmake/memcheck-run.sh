@@ -11,7 +11,7 @@
 # --error-exitcode.
 #
 # Leaks: only "definitely lost" blocks are errors. Blocks still reachable at
-# exit (libuv's process-wide state, the suite's registries) and "possibly
+# exit (the C library's process-wide state, the suite's registries) and "possibly
 # lost" ones are not reported.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -16,10 +16,9 @@ int main(int argc, char** argv) {
   // harness reports), not kill the whole suite with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
 #endif
-  // libuv creates a few process-wide descriptors the first time a loop
-  // starts, and keeps them for the life of the process. Start and stop once
-  // before anything counts descriptors, so each test (and each helper)
-  // measures only itself.
+  // Start and stop once before anything counts descriptors, so that what the
+  // C library opens on first use and keeps is there already, and each test
+  // (and each helper) measures only itself.
   wsadup_test::warm_up_once();
   int exit_code = 0;
   if (wsadup_test::run_helper_from_command_line(argc, argv, &exit_code)) {

@@ -250,8 +250,8 @@ std::vector<int> open_descriptors() {
 }
 
 namespace {
-// A static initialiser runs before main(), whose warm-up opens libuv's
-// process-wide descriptors: this is exactly what exec left open.
+// A static initialiser runs before main(), whose warm-up starts wsadup once:
+// this is exactly what exec left open.
 const std::vector<int> g_descriptors_at_start = open_descriptors();
 }  // namespace
 

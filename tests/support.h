@@ -52,8 +52,8 @@ class AcknowledgedPush {
   bool ok_;
 };
 
-// Starts and stops wsadup once, so that the process-wide descriptors libuv
-// creates on first use (and keeps) exist before anything is counted.
+// Starts and stops wsadup once, so that whatever the C library opens on first
+// use (and keeps) exists before anything is counted.
 void warm_up_once();
 
 // Every test ends by proving that it leaked no descriptor.

@@ -3,14 +3,13 @@
 // them fail with WSAENETDOWN, WSACleanup returns (no abort inside the event
 // loop, no hang), and the next WSAStartup works again. Run in a helper
 // process, since it closes every descriptor above 2.
-#include <dirent.h>
-#include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "support.h"
 
@@ -32,25 +31,6 @@ SOCKET handoff_to_self(SOCKET s, int* duplicate_error, int* import_error,
   return imported;
 }
 
-// True when a thread of this process other than the caller sleeps in
-// epoll_wait (the agent's loop, idle).
-bool agent_thread_sleeps() {
-  std::string self = std::to_string(gettid());
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return false;
-  bool found = false;
-  while (dirent* entry = readdir(tasks)) {
-    if (entry->d_name[0] == '.' || self == entry->d_name) continue;
-    std::ifstream wchan(std::string("/proc/self/task/") + entry->d_name +
-                        "/wchan");
-    std::string where;
-    std::getline(wchan, where);
-    found = found || where == "do_epoll_wait";
-  }
-  closedir(tasks);
-  return found;
-}
-
 // Reports "<step>=<code> ..." on its standard output, one frame.
 WSADUP_TEST_HELPER(closes_every_descriptor_above_2) {
   std::ostringstream report;
@@ -67,16 +47,8 @@ WSADUP_TEST_HELPER(closes_every_descriptor_above_2) {
   WSAPROTOCOL_INFOA waiting;
   bool made = WSADuplicateSocketA(s, static_cast<DWORD>(getpid()), &waiting) == 0;
 
-  // Only the agent's thread may not be busy at that moment: libuv aborts
-  // when a loop that is running finds its descriptors gone (porting.md).
-  // Wait, bounded, until it sleeps in epoll_wait, as it does between
-  // handoffs.
-  bool asleep = false;
-  for (long spin = 0; spin < 10000000 && !asleep; ++spin) {
-    asleep = agent_thread_sleeps();
-    if (!asleep) sched_yield();
-  }
-  if (!asleep) return 6;
+  // Whatever the agent's thread is doing at that moment: its loop ends when
+  // it next finds its descriptors gone.
   if (close_range(3, ~0U, 0) != 0) return 4;
 
   s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
@@ -102,6 +74,50 @@ WSADUP_TEST_HELPER(closes_every_descriptor_above_2) {
   _exit(helper_write_frame(report.str()) ? 0 : 5);
 }
 
+// The same while another thread hands sockets to this process in a loop,
+// so that the agent is busy when its descriptors go: nothing may abort.
+WSADUP_TEST_HELPER(closes_descriptors_during_handoffs) {
+  WSADATA data;
+  // Acknowledged pushes: each one keeps the agent's loop working.
+  if (wsadup_set_option(WSADUP_OPTION_POSTED_PUSH, 0) != 0) return 2;
+  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  std::atomic<int> done{0};
+  std::atomic<bool> closed{false};
+  std::thread handing([&] {
+    SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+    while (!closed.load()) {
+      int duplicate_error = 0, import_error = 0;
+      WSAPROTOCOL_INFOA token;
+      SOCKET imported =
+          handoff_to_self(s, &duplicate_error, &import_error, &token);
+      if (imported != INVALID_SOCKET) closesocket(imported);
+      done.fetch_add(1);
+    }
+  });
+  // Bounded: the thread's handoffs take microseconds each.
+  for (long spin = 0; spin < 100000000 && done.load() < 200; ++spin) {
+    std::this_thread::yield();
+  }
+  int before = done.load();
+  int status = close_range(3, ~0U, 0);
+  closed.store(true);
+  handing.join();
+  std::ostringstream report;
+  report << "handed=" << (before >= 200 ? "yes" : "no")
+         << " closed=" << (status == 0 ? 0 : errno)
+         << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError())
+         << " startup=" << WSAStartup(MAKEWORD(2, 2), &data);
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  int duplicate_error = 0, import_error = 0;
+  WSAPROTOCOL_INFOA token;
+  SOCKET imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " after=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  if (s != INVALID_SOCKET) closesocket(s);
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+  _exit(helper_write_frame(report.str()) ? 0 : 5);  // see above
+}
+
 using ClosedDescriptors = ConformanceTest;
 
 TEST_F(ClosedDescriptors,
@@ -118,6 +134,20 @@ TEST_F(ClosedDescriptors,
   const std::string down = std::to_string(WSAENETDOWN);
   EXPECT_EQ(report, "before=0,0 socket=0 duplicate=" + down + " import=" +
                         down + " cleanup=0 startup=0 after=0,0 cleanup=0");
+}
+
+TEST_F(ClosedDescriptors, CloseRangeDuringHandoffsNeverAbortsAndStartupWorksAgain) {
+  std::unique_ptr<ChildProcess> child =
+      ChildProcess::spawn("closes_descriptors_during_handoffs", {});
+  ASSERT_TRUE(child);
+  std::string report;
+  bool reported = read_frame(*child, &report);
+  int code = child->wait(kProcessTimeoutMs);
+  ASSERT_EQ(code, 0) << "the helper died or failed (an abort is "
+                     << 128 + 6 << "): " << report;
+  ASSERT_TRUE(reported);
+  EXPECT_EQ(report,
+            "handed=yes closed=0 cleanup=0 startup=0 after=0,0 cleanup=0");
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ constexpr unsigned long kDefaultSeconds = 90;
 // the C library's per-thread caches and per-thread arenas off (see
 // kWorkerTunables), so the figure counts live blocks only. What remains:
 // after the run, bookkeeping that depends on how many rendezvous connections
-// happen to be open (an agent entry and a libuv watcher slot each, about
+// happen to be open (an agent entry and a loop watch each, about
 // 4 KiB at the 24 allowed); after WSACleanup, the TLS vectors the C library
 // keeps with the stacks of exited threads for reuse (about 1.7 KiB). Neither
 // grows with the number of handoffs: a leak of one 32-byte block per

@@ -1,5 +1,5 @@
-// The per-process agent: a libuv loop on its own thread that listens on the
-// process's rendezvous socket. It stores descriptors other processes push to
+// The per-process agent: an event loop (event_loop.h) on its own thread,
+// listening on the process's rendezvous socket. It stores descriptors other processes push to
 // this one (the inbox) and hands out the descriptors this process keeps for
 // pull tokens (the pending table), and watches each process a pending
 // entry is kept for, to release its entries when it exits. It runs no
@@ -31,12 +31,13 @@
 namespace wsadup::detail {
 
 struct Agent::Connection {
-  uv_poll_t poll{};
+  Watch poll;
   int descriptor = -1;
   Agent* agent = nullptr;
   bool closing = false;  // handle close requested; descriptor closes after
   bool mailbox = false;  // carries posted pushes; in mailboxes_
   bool source_gone = false;  // a closed mailbox kept for what it still holds
+  Identity identity;  // closed only while still this connection
   PeerIdentity peer;
   std::vector<Nonce> lent;  // pending entries sent here, not yet committed
 };
@@ -44,7 +45,7 @@ struct Agent::Connection {
 // A target with pending entries: a pidfd, which polls readable once that
 // process has exited (a zombie counts: it can no longer import).
 struct Agent::TargetWatch {
-  uv_poll_t poll{};
+  Watch poll;
   Agent* agent = nullptr;
   pid_t pid = -1;
   int pidfd = -1;
@@ -83,43 +84,23 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
     created->close_all_descriptors();
     return status;
   }
-  if (uv_loop_init(&created->loop_) != 0) {
+  if (created->loop_.open() != 0) {
     created->close_all_descriptors();
     return WSASYSNOTREADY;
   }
-  created->stop_signal_.data = created.get();
-  created->watch_signal_.data = created.get();
-  created->sync_signal_.data = created.get();
-  created->listener_poll_.data = created.get();
-  bool stop_ready =
-      uv_async_init(&created->loop_, &created->stop_signal_, on_stop) == 0;
-  bool watch_ready =
-      stop_ready && uv_async_init(&created->loop_, &created->watch_signal_,
-                                  on_watch_signal) == 0;
-  bool sync_ready =
-      watch_ready && uv_async_init(&created->loop_, &created->sync_signal_,
-                                   on_sync) == 0;
-  bool poll_ready =
-      sync_ready && uv_poll_init(&created->loop_, &created->listener_poll_,
-                                 created->listener_) == 0;
-  if (!poll_ready || uv_poll_start(&created->listener_poll_, UV_READABLE,
-                                   on_listener_readable) != 0) {
-    auto close_handle = [](auto* handle) {
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
-    };
-    if (stop_ready) close_handle(&created->stop_signal_);
-    if (watch_ready) close_handle(&created->watch_signal_);
-    if (sync_ready) close_handle(&created->sync_signal_);
-    if (poll_ready) close_handle(&created->listener_poll_);
-    uv_run(&created->loop_, UV_RUN_NOWAIT);
-    uv_loop_close(&created->loop_);
+  created->loop_.init(&created->stop_signal_, on_stop, created.get());
+  created->loop_.init(&created->watch_signal_, on_watch_signal, created.get());
+  created->loop_.init(&created->sync_signal_, on_sync, created.get());
+  created->loop_.init(&created->listener_poll_, created->listener_,
+                      created.get());
+  if (created->loop_.start(&created->listener_poll_, kReadable,
+                           on_listener_readable) != 0) {
+    created->loop_.close_descriptors();
     created->close_all_descriptors();
     return WSASYSNOTREADY;
   }
   created->listener_identity_ = identity_of(created->listener_);
-  created->wakeup_identity_ = identity_of(
-      created->loop_.async_wfd >= 0 ? created->loop_.async_wfd
-                                    : created->loop_.async_io_watcher.fd);
+  created->wakeup_identity_ = identity_of(created->loop_.wakeup_descriptor());
   try {
     created->thread_ = std::thread([raw = created.get()] { raw->run(); });
   } catch (...) {
@@ -155,14 +136,14 @@ int Agent::open_listener() {
   return 0;
 }
 
-// The loop thread takes no signal: a handler run there would interrupt
-// epoll_wait, and an interrupted libuv loop whose descriptors the
-// application closed aborts the process (see stop()).
+// The loop thread takes no signal: the application's handlers run in its
+// own threads. Its loop ends at on_stop, or when the application closed the
+// loop's descriptors (then epoll_wait says EBADF and the thread just ends).
 void Agent::run() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  loop_.run();
 }
 
 Agent::Identity Agent::identity_of(int descriptor) {
@@ -192,7 +173,8 @@ void Agent::stop() {
   if (thread_.joinable() && !intact()) {
     // The application closed what the loop runs on: nothing can be closed
     // here (those numbers may be the application's files now), and the
-    // loop must not be woken. Only the name is ours to remove.
+    // loop cannot be woken: its thread ended at EBADF, or sleeps on an
+    // epoll descriptor nothing can reach. Only the name is ours to remove.
     thread_.detach();
     if (!path_.empty()) unlink(path_.c_str());
     path_.clear();
@@ -203,15 +185,15 @@ void Agent::stop() {
   }
   if (abandoned_) return;
   if (thread_.joinable()) {
-    uv_async_send(&stop_signal_);
+    loop_.send(&stop_signal_);
     thread_.join();
-    uv_loop_close(&loop_);
+    loop_.close_descriptors();
   }
   close_all_descriptors();
 }
 
-void Agent::on_stop(uv_async_t* handle) {
-  auto* agent = static_cast<Agent*>(handle->data);
+void Agent::on_stop(Signal* signal) {
+  auto* agent = static_cast<Agent*>(signal->data);
   // Connection handles are closed here; their descriptors and lent entries
   // are released in close_connection's callback.
   std::vector<Connection*> connections = agent->connections_;
@@ -231,10 +213,11 @@ void Agent::on_stop(uv_async_t* handle) {
     agent->sync_closed_ = true;
   }
   agent->sync_done_.notify_all();
-  uv_close(reinterpret_cast<uv_handle_t*>(&agent->listener_poll_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&agent->watch_signal_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&agent->sync_signal_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&agent->stop_signal_), nullptr);
+  agent->loop_.close(&agent->listener_poll_, nullptr);
+  agent->loop_.close(&agent->watch_signal_);
+  agent->loop_.close(&agent->sync_signal_);
+  agent->loop_.close(&agent->stop_signal_);
+  agent->loop_.stop_running();
 }
 
 void Agent::close_all_descriptors() {
@@ -277,28 +260,14 @@ void Agent::abandon_after_fork() {
     if (connection->descriptor >= 0) close(connection->descriptor);
     connection->descriptor = -1;
   }
-  // libuv keeps its own descriptors in the loop. libuv 1.x names them in
-  // uv_loop_t's private fields; a forked child that never runs the loop must
-  // close them itself, or every fork leaks them.
-  int loop_descriptors[] = {loop_.backend_fd, loop_.async_io_watcher.fd,
-                            loop_.async_wfd, loop_.signal_pipefd[0],
-                            loop_.signal_pipefd[1], loop_.emfile_fd,
-#if defined(__linux__)
-                            loop_.inotify_fd,
-#endif
-  };
-  std::sort(std::begin(loop_descriptors), std::end(loop_descriptors));
-  int previous = -1;
-  for (int descriptor : loop_descriptors) {
-    if (descriptor >= 0 && descriptor != previous) close(descriptor);
-    previous = descriptor;
-  }
+  // The loop's own two descriptors; the child never runs it.
+  loop_.close_descriptors();
   close_all_descriptors();
 }
 
-void Agent::on_listener_readable(uv_poll_t* handle, int status, int) {
+void Agent::on_listener_readable(Watch* watch, int status, uint32_t) {
   if (status < 0) return;
-  static_cast<Agent*>(handle->data)->accept_connections();
+  static_cast<Agent*>(watch->data)->accept_connections();
 }
 
 void Agent::accept_connections() {
@@ -326,7 +295,7 @@ void Agent::accept_connections() {
         }
         if (accepted < 0 || reserve_descriptor_ < 0) {
           listener_paused_ = true;
-          uv_poll_stop(&listener_poll_);
+          loop_.stop(&listener_poll_);
         }
         if (accepted < 0) return;
       } else {
@@ -343,20 +312,20 @@ void Agent::accept_connections() {
     connection->descriptor = accepted;
     connection->agent = this;
     connection->peer = peer;
-    connection->poll.data = connection;
-    if (uv_poll_init(&loop_, &connection->poll, accepted) != 0) {
+    connection->identity = identity_of(accepted);
+    loop_.init(&connection->poll, accepted, connection);
+    if (loop_.start(&connection->poll, kReadable | kDisconnect,
+                    on_connection_readable) != 0) {
       close(accepted);
       delete connection;
       continue;
     }
     connections_.push_back(connection);
-    uv_poll_start(&connection->poll, UV_READABLE | UV_DISCONNECT,
-                  on_connection_readable);
   }
 }
 
-void Agent::on_connection_readable(uv_poll_t* handle, int status, int) {
-  auto* connection = static_cast<Connection*>(handle->data);
+void Agent::on_connection_readable(Watch* watch, int status, uint32_t) {
+  auto* connection = static_cast<Connection*>(watch->data);
   if (status < 0) {
     connection->agent->close_connection(connection);
     return;
@@ -507,13 +476,13 @@ void Agent::handle_mailbox(Connection* connection, const WireMessage&,
   }
   // From here the loop only learns when the source closes the connection
   // (or shuts it down); a posted push wakes no one.
-  if (uv_poll_start(&connection->poll, UV_DISCONNECT, on_mailbox_closed) != 0) {
+  if (loop_.start(&connection->poll, kDisconnect, on_mailbox_closed) != 0) {
     close_connection(connection);
   }
 }
 
-void Agent::on_sync(uv_async_t* handle) {
-  auto* agent = static_cast<Agent*>(handle->data);
+void Agent::on_sync(Signal* signal) {
+  auto* agent = static_cast<Agent*>(signal->data);
   uint64_t round;
   {
     std::lock_guard<std::mutex> lock(agent->sync_mutex_);
@@ -544,7 +513,7 @@ void Agent::catch_up() {
   std::unique_lock<std::mutex> lock(sync_mutex_);
   if (sync_closed_) return;
   uint64_t round = ++sync_requested_;
-  uv_async_send(&sync_signal_);
+  loop_.send(&sync_signal_);
   // This process's own thread, never another process: bounded only
   // against a loop that cannot run (a debugger stopping that thread alone).
   sync_done_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs), [&] {
@@ -559,11 +528,11 @@ void Agent::resume_listener() {
     if (reserve_descriptor_ < 0) return;
   }
   listener_paused_ = false;
-  uv_poll_start(&listener_poll_, UV_READABLE, on_listener_readable);
+  loop_.start(&listener_poll_, kReadable, on_listener_readable);
 }
 
-void Agent::on_mailbox_closed(uv_poll_t* handle, int, int) {
-  auto* connection = static_cast<Connection*>(handle->data);
+void Agent::on_mailbox_closed(Watch* watch, int, uint32_t) {
+  auto* connection = static_cast<Connection*>(watch->data);
   connection->agent->retire_mailbox(connection);
 }
 
@@ -579,7 +548,7 @@ void Agent::retire_mailbox(Connection* connection) {
         Drained::kOutOfDescriptors) {
       if (!connection->source_gone) {
         connection->source_gone = true;
-        uv_poll_stop(&connection->poll);
+        loop_.stop(&connection->poll);
       }
       return;
     }
@@ -666,16 +635,15 @@ void Agent::close_connection(Connection* connection) {
   connections_.erase(
       std::remove(connections_.begin(), connections_.end(), connection),
       connections_.end());
-  uv_poll_stop(&connection->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&connection->poll),
-           [](uv_handle_t* handle) {
-             auto* closed = static_cast<Connection*>(handle->data);
-             Agent* agent = closed->agent;
-             close(closed->descriptor);
-             delete closed;
-             // A descriptor is free again: accept if out of them before.
-             if (!agent->loop_stopping_) agent->resume_listener();
-           });
+  loop_.close(&connection->poll, [](Watch* watch) {
+    auto* closed = static_cast<Connection*>(watch->data);
+    Agent* agent = closed->agent;
+    // Not a number the application closed and reused meanwhile.
+    if (still(closed->identity)) close(closed->descriptor);
+    delete closed;
+    // A descriptor is free again: accept if out of them before.
+    if (!agent->loop_stopping_) agent->resume_listener();
+  });
 }
 
 int Agent::take_pushed(const Nonce& nonce, pid_t source_pid, int* error) {
@@ -786,7 +754,6 @@ int Agent::watch_target_locked(pid_t target_pid, bool* watched) {
   watch->pid = target_pid;
   watch->pidfd = pidfd;
   watch->entries = 1;
-  watch->poll.data = watch.get();
   try {
     watches_to_start_.reserve(watches_to_start_.size() + 1);
     watches_.emplace(target_pid, watch.get());
@@ -795,14 +762,14 @@ int Agent::watch_target_locked(pid_t target_pid, bool* watched) {
     throw;
   }
   watches_to_start_.push_back(watch.release());
-  // Sent with the lock held, so on_stop cannot close the handle meanwhile.
-  uv_async_send(&watch_signal_);
+  // Sent with the lock held, so on_stop cannot close the signal meanwhile.
+  loop_.send(&watch_signal_);
   *watched = true;
   return 0;
 }
 
-void Agent::on_watch_signal(uv_async_t* handle) {
-  static_cast<Agent*>(handle->data)->start_watches();
+void Agent::on_watch_signal(Signal* signal) {
+  static_cast<Agent*>(signal->data)->start_watches();
 }
 
 void Agent::start_watches() {
@@ -815,18 +782,17 @@ void Agent::start_watches() {
   // set up without the lock. A target that exited before this point polls
   // readable at once: its pidfd is level-triggered.
   for (TargetWatch* watch : queued) {
-    if (uv_poll_init(&loop_, &watch->poll, watch->pidfd) == 0) {
-      watch->polling = true;
-      if (uv_poll_start(&watch->poll, UV_READABLE, on_target_exited) == 0) {
-        continue;
-      }
+    loop_.init(&watch->poll, watch->pidfd, watch);
+    watch->polling = true;
+    if (loop_.start(&watch->poll, kReadable, on_target_exited) == 0) {
+      continue;
     }
     release_target(watch, /*exited=*/false);
   }
 }
 
-void Agent::on_target_exited(uv_poll_t* handle, int status, int) {
-  auto* watch = static_cast<TargetWatch*>(handle->data);
+void Agent::on_target_exited(Watch* poll, int status, uint32_t) {
+  auto* watch = static_cast<TargetWatch*>(poll->data);
   // A pidfd reports only its process's exit. An error says nothing about the
   // process, so its entries are kept (until the last WSACleanup) rather than
   // taken from a target that may still import them.
@@ -860,14 +826,13 @@ void Agent::release_target(TargetWatch* watch, bool exited) {
 void Agent::forget_watch_locked(TargetWatch* watch) {
   watches_.erase(watch->pid);
   if (watch->polling) {
-    // uv_close stops the poll at once (libuv's uv__poll_close takes the
-    // descriptor out of epoll), so the pidfd closes now and only the
-    // handle's memory waits for the callback. Closed before the entries'
-    // descriptors are, so a peer that sees end of stream finds it gone too.
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
-             [](uv_handle_t* handle) {
-               delete static_cast<TargetWatch*>(handle->data);
-             });
+    // Closing stops the watch at once (it leaves the epoll set), so the
+    // pidfd closes now and only the watch's memory waits for the callback.
+    // Closed before the entries' descriptors are, so a peer that sees end of
+    // stream finds it gone too.
+    loop_.close(&watch->poll, [](Watch* poll) {
+      delete static_cast<TargetWatch*>(poll->data);
+    });
     close(watch->pidfd);
     return;
   }

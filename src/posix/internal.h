@@ -3,7 +3,8 @@
 // The pieces, one file each:
 //   wire.cc             the messages on the rendezvous socket, SCM_RIGHTS
 //   rendezvous.cc       the per-user directory, names, kernel credentials
-//   agent.cc            the per-process libuv loop thread: inbox and pending
+//   agent.cc            the per-process agent thread: inbox and pending
+//   event_loop.cc       its epoll loop, which ends when its descriptors go
 //   transfer.cc         the caller's side of push and pull, connection reuse
 //   token.cc            WSAPROTOCOL_INFO filling and the private record
 //   descriptor_table.cc the sockets wsadup created or imported
@@ -28,8 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include <uv.h>
 
+#include "posix/event_loop.h"
 #include "posix/last_error.h"
 #include "wsadup/wsadup.h"
 
@@ -165,7 +166,7 @@ int connect_to_agent(pid_t pid, bool* no_agent, int* error);
 
 // ----------------------------------------------------------------- agent --
 
-// One per process: a libuv loop on its own thread, listening on the
+// One per process: an event loop on its own thread, listening on the
 // rendezvous socket. It receives pushed descriptors into the inbox and
 // serves pulls of the descriptors this process keeps for pull tokens.
 class Agent {
@@ -180,9 +181,8 @@ class Agent {
   // Stops the loop thread, closes every descriptor the agent holds and
   // removes the rendezvous name. When the application has closed the
   // agent's descriptors (intact() is false) it touches none of them: the
-  // loop thread, which blocks every signal, sleeps on an epoll descriptor
-  // nothing can wake, and is left there (detached, with this object) rather
-  // than woken into libuv's abort on a closed descriptor.
+  // loop thread ended at epoll_wait's EBADF, or sleeps on an epoll
+  // descriptor nothing can reach; it is detached and left with this object.
   void stop();
 
   // False once the application has closed (or replaced) the descriptors the
@@ -240,17 +240,17 @@ class Agent {
   static Identity identity_of(int descriptor);
   static bool still(const Identity& identity);
   void run();
-  static void on_listener_readable(uv_poll_t* handle, int status, int events);
-  static void on_connection_readable(uv_poll_t* handle, int status,
-                                     int events);
-  static void on_stop(uv_async_t* handle);
-  static void on_sync(uv_async_t* handle);
+  static void on_listener_readable(Watch* watch, int status, uint32_t events);
+  static void on_connection_readable(Watch* watch, int status,
+                                     uint32_t events);
+  static void on_stop(Signal* signal);
+  static void on_sync(Signal* signal);
   // From an importing thread: has the loop accept and read everything that
   // is already queued, and waits (bounded) until it has.
   void catch_up();
   void resume_listener();
-  static void on_watch_signal(uv_async_t* handle);
-  static void on_target_exited(uv_poll_t* handle, int status, int events);
+  static void on_watch_signal(Signal* signal);
+  static void on_target_exited(Watch* watch, int status, uint32_t events);
   void accept_connections();
   // Handles one queued message; false when none was queued or the
   // connection closed or became a mailbox.
@@ -261,7 +261,7 @@ class Agent {
   void handle_commit(Connection* connection, const WireMessage& message);
   void handle_mailbox(Connection* connection, const WireMessage& message,
                       int received);
-  static void on_mailbox_closed(uv_poll_t* handle, int status, int events);
+  static void on_mailbox_closed(Watch* watch, int status, uint32_t events);
   void retire_mailbox(Connection* connection);
   enum class Drained { kFound, kNotFound, kOutOfDescriptors };
   Drained drain_mailbox_locked(const Connection& mailbox, const Nonce* wanted);
@@ -275,10 +275,10 @@ class Agent {
   void release_target(TargetWatch* watch, bool exited);
   void forget_watch_locked(TargetWatch* watch);
 
-  uv_loop_t loop_{};
-  uv_async_t stop_signal_{};
-  uv_async_t watch_signal_{};  // watches_to_start_ has something
-  uv_async_t sync_signal_{};   // an importer waits for a catch-up round
+  EventLoop loop_;
+  Signal stop_signal_;
+  Signal watch_signal_;  // watches_to_start_ has something
+  Signal sync_signal_;   // an importer waits for a catch-up round
   std::mutex sync_mutex_;
   std::condition_variable sync_done_;
   uint64_t sync_requested_ = 0;  // rounds asked for; under sync_mutex_
@@ -286,12 +286,12 @@ class Agent {
   bool sync_closed_ = false;     // the loop is stopping; under sync_mutex_
   bool listener_paused_ = false;  // out of descriptors: not accepting
   bool abandoned_ = false;  // stop() found its descriptors closed under it
-  uv_poll_t listener_poll_{};
+  Watch listener_poll_;
   std::thread thread_;
   int listener_ = -1;
   int reserve_descriptor_ = -1;  // spent to take a connection at EMFILE
   Identity listener_identity_;  // recorded when the loop starts
-  Identity wakeup_identity_;    // the descriptor uv_async_send writes to
+  Identity wakeup_identity_;    // the descriptor a Signal send writes to
   std::string path_;
   std::vector<Connection*> connections_;
 

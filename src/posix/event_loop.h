@@ -1,0 +1,95 @@
+// The agent's event loop: one epoll descriptor, one eventfd for wake-ups
+// from other threads, level-triggered watches on descriptors. It replaces a
+// general event library for one reason: the application may close the
+// loop's own descriptors under it (a daemon's "close every descriptor above
+// 2"), and then this loop ends quietly where a general one aborts the
+// process. It has no timers: idle, it sleeps in epoll_wait and costs nothing.
+#ifndef WSADUP_SRC_POSIX_EVENT_LOOP_H
+#define WSADUP_SRC_POSIX_EVENT_LOOP_H
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace wsadup::detail {
+
+class EventLoop;
+
+// Watch events: readable, and the peer's end of the stream (EPOLLRDHUP).
+constexpr uint32_t kReadable = 1;
+constexpr uint32_t kDisconnect = 2;
+
+// A descriptor the loop watches. The callback gets status < 0 when epoll
+// reported an error on it, else the events that happened.
+struct Watch {
+  using Callback = void (*)(Watch* watch, int status, uint32_t events);
+  using CloseCallback = void (*)(Watch* watch);
+  EventLoop* loop = nullptr;
+  int descriptor = -1;
+  uint32_t events = 0;  // what it is started for; 0: stopped
+  Callback callback = nullptr;
+  CloseCallback close_callback = nullptr;
+  void* data = nullptr;
+  bool closing = false;
+};
+
+// A wake-up another thread can send; its callback runs on the loop thread,
+// once for any number of sends since it last ran.
+struct Signal {
+  using Callback = void (*)(Signal* signal);
+  EventLoop* loop = nullptr;
+  Callback callback = nullptr;
+  void* data = nullptr;
+  std::atomic<bool> pending{false};
+  bool closed = false;
+};
+
+class EventLoop {
+ public:
+  EventLoop() = default;
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Opens the epoll descriptor and the eventfd (close-on-exec). 0 or -1.
+  int open();
+  // Closes them; for a loop that does not run (or no longer does).
+  void close_descriptors();
+  // The descriptor other threads' sends write to (its identity tells
+  // whether the application closed the loop's descriptors).
+  int wakeup_descriptor() const { return wakeup_; }
+  int epoll_descriptor() const { return epoll_; }
+
+  // Loop thread only, or before the loop runs. start returns 0 or -1;
+  // starting again changes the events. close stops the watch at once and
+  // calls its close callback after the current round of callbacks.
+  void init(Watch* watch, int descriptor, void* data);
+  int start(Watch* watch, uint32_t events, Watch::Callback callback);
+  void stop(Watch* watch);
+  void close(Watch* watch, Watch::CloseCallback close_callback);
+
+  void init(Signal* signal, Signal::Callback callback, void* data);
+  // Any thread.
+  void send(Signal* signal);
+  // Loop thread: no more callbacks for it.
+  void close(Signal* signal);
+
+  // Runs until stop_running() (from a callback), and the close callbacks
+  // that requested are done, or until the loop's own descriptors are gone
+  // (EBADF: closed by the application), when it returns at once, calling no
+  // close callback.
+  void run();
+  void stop_running() { running_ = false; }
+
+ private:
+  void finish_closes();
+
+  int epoll_ = -1;
+  int wakeup_ = -1;
+  bool running_ = false;
+  std::vector<Signal*> signals_;
+  std::vector<Watch*> closing_;
+};
+
+}  // namespace wsadup::detail
+
+#endif  // WSADUP_SRC_POSIX_EVENT_LOOP_H
