@@ -104,6 +104,7 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
   try {
     created->thread_ = std::thread([raw = created.get()] { raw->run(); });
   } catch (...) {
+    created->loop_.close_descriptors();
     created->close_all_descriptors();
     return WSASYSNOTREADY;
   }
