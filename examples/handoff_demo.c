@@ -17,8 +17,10 @@
  * second halfway through the run, as a debugger or an overloaded machine
  * would. WSADuplicateSocket does not wait for the worker it hands to, so the
  * dispatcher goes on serving the others at their usual latency; it hands the
- * stopped worker its share too, and collects that worker's acknowledgements
- * once it runs again. Every connection must still be served in the end.
+ * stopped worker its share too (the tokens wait in the dispatcher's memory,
+ * since a pipe to a process that does not run fills up: 4 KiB on Windows),
+ * and writes them and collects that worker's acknowledgements once it runs
+ * again. Every connection must still be served in the end.
  *
  * The Winsock code is the same on Windows and POSIX; only starting processes
  * and reading pipes differ, in the small platform section below.
@@ -371,6 +373,19 @@ static double percentile(double* values, unsigned count, double p) {
 
 #define STALL_MICROSECONDS 1e6
 
+/* Resumes the stopped worker and sends it the tokens held for it. Returns
+ * the number that could not be sent. */
+static unsigned resume_worker(child_process* child, WSAPROTOCOL_INFOA* held,
+                              unsigned* held_count) {
+  unsigned i, failed = 0;
+  stop_child(child, 0);
+  for (i = 0; i < *held_count; ++i) {
+    if (write_all(child->input, &held[i], sizeof(held[i])) != 0) ++failed;
+  }
+  *held_count = 0;
+  return failed;
+}
+
 static int run_dispatcher(const char* self, unsigned count, unsigned workers,
                           int stall_worker) {
   WSADATA data;
@@ -388,6 +403,8 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
   unsigned owed[MAX_WORKERS]; /* acknowledgements not read yet */
   double* latency[MAX_WORKERS];
   double* others_in_stall; /* other workers' handoffs while one is stopped */
+  WSAPROTOCOL_INFOA* held;  /* tokens for the stopped worker, not sent yet */
+  unsigned held_count = 0;
   unsigned in_stall = 0;
   double stall_start = 0.0;
   int stalled = 0;
@@ -421,6 +438,7 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
     latency[i] = (double*)calloc(count + 1, sizeof(double));
   }
   others_in_stall = (double*)calloc(count + 1, sizeof(double));
+  held = (WSAPROTOCOL_INFOA*)calloc(count + 1, sizeof(WSAPROTOCOL_INFOA));
   snprintf(port_text, sizeof(port_text), "%u", (unsigned)ntohs(address.sin_port));
   snprintf(count_text, sizeof(count_text), "%u", count);
   if (spawn_self(self, client_args, &client) != 0) return 2;
@@ -446,7 +464,7 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
     if (stalled) {
       double left = STALL_MICROSECONDS - (now_microseconds() - stall_start);
       if (left <= 0) {
-        stop_child(&worker[stall_worker], 0);
+        dispatch_errors += resume_worker(&worker[stall_worker], held, &held_count);
         stalled = 0;
       } else {
         timeout.tv_sec = (long)(left / 1e6);
@@ -480,15 +498,19 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
       --owed[w];
     }
     start = now_microseconds();
-    if (WSADuplicateSocketA(connection, worker_pid[w], &info) != 0 ||
-        write_all(worker[w].input, &info, sizeof(info)) != 0) {
+    if (WSADuplicateSocketA(connection, worker_pid[w], &info) != 0) {
       fprintf(stderr, "dispatcher: handoff %u failed: %s\n", i,
               wsadup_error_name(WSAGetLastError()));
       ++dispatch_errors;
     } else if (stalled && (int)w == stall_worker) {
-      /* Handed without waiting: its acknowledgement comes after the stall. */
-      ++owed[w];
+      /* Duplicated without waiting for it; the token and its
+       * acknowledgement go through the pipe after the stop. */
       latency[w][handed[w]++] = now_microseconds() - start;
+      held[held_count++] = info;
+      ++owed[w];
+    } else if (write_all(worker[w].input, &info, sizeof(info)) != 0) {
+      fprintf(stderr, "dispatcher: worker %u's pipe failed\n", w);
+      ++dispatch_errors;
     } else if (read_all(worker[w].output, &ack, 1) != 0 || ack != 1) {
       fprintf(stderr, "dispatcher: worker %u did not import handoff %u\n", w,
               i);
@@ -513,7 +535,7 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
       FD_SET(listener, &none);
       select((int)listener + 1, &none, NULL, NULL, &wait);
     }
-    stop_child(&worker[stall_worker], 0);
+    dispatch_errors += resume_worker(&worker[stall_worker], held, &held_count);
     stalled = 0;
   }
   for (i = 0; i < workers; ++i) {
@@ -566,6 +588,7 @@ static int run_dispatcher(const char* self, unsigned count, unsigned workers,
            percentile(others_in_stall, in_stall, 0.99));
   }
   free(others_in_stall);
+  free(held);
   total_errors += dispatch_errors + client_result[1];
   printf("served %u/%u connections, replies checked %u good / %u wrong, "
          "%u errors\n",
