@@ -128,6 +128,7 @@ void EventLoop::run() {
       // application's files by now.
       return;
     }
+    std::lock_guard<std::mutex> busy(busy_);
     for (int i = 0; i < ready; ++i) {
       if (events[i].data.ptr == kWakeup) {
         uint64_t count = 0;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace wsadup::detail {
@@ -80,12 +81,18 @@ class EventLoop {
   void run();
   void stop_running() { running_ = false; }
 
+  // Held by the loop thread while it runs a round of callbacks, never while
+  // it sleeps: fork() takes it first, so a forked child never inherits a
+  // round half done (an allocation only that thread would have freed).
+  std::mutex& busy_mutex() { return busy_; }
+
  private:
   void finish_closes();
 
   int epoll_ = -1;
   int wakeup_ = -1;
   bool running_ = false;
+  std::mutex busy_;
   std::vector<Signal*> signals_;
   std::vector<Watch*> closing_;
 };

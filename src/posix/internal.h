@@ -213,7 +213,9 @@ class Agent {
   // target_pid is no longer a process, WSAENETDOWN when not intact()).
   int add_pending(int descriptor, pid_t target_pid, const Nonce& nonce);
 
-  // Lock held across fork() so the child sees consistent tables.
+  // Locks held across fork() so the child sees consistent tables and no
+  // round of the loop half done; in this order.
+  std::mutex& loop_mutex() { return loop_.busy_mutex(); }
   std::mutex& table_mutex() { return tables_mutex_; }
 
  private:

@@ -31,6 +31,7 @@ void before_fork() {
   g_state_mutex.lock();
   g_agent_locked_for_fork = g_agent.get();
   if (g_agent_locked_for_fork != nullptr) {
+    g_agent_locked_for_fork->loop_mutex().lock();
     g_agent_locked_for_fork->table_mutex().lock();
   }
   idle_connections_mutex().lock();
@@ -42,6 +43,7 @@ void after_fork_in_parent() {
   idle_connections_mutex().unlock();
   if (g_agent_locked_for_fork != nullptr) {
     g_agent_locked_for_fork->table_mutex().unlock();
+    g_agent_locked_for_fork->loop_mutex().unlock();
   }
   g_state_mutex.unlock();
 }
@@ -54,6 +56,7 @@ void after_fork_in_child() {
   idle_connections_mutex().unlock();
   if (g_agent_locked_for_fork != nullptr) {
     g_agent_locked_for_fork->table_mutex().unlock();
+    g_agent_locked_for_fork->loop_mutex().unlock();
   }
   // The child never serves its parent's agent: it closes its copies of the
   // agent's descriptors and starts its own agent, for its own pid, when it
