@@ -83,6 +83,17 @@ int accept_one(SOCKET s, sockaddr_storage* peer, socklen_t* peer_length) {
   return connection;
 }
 
+// True for an IPv4 or IPv6 address with port 0: a socket not bound yet.
+bool unbound(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in&>(address).sin_port == 0;
+  }
+  if (address.ss_family == AF_INET6) {
+    return reinterpret_cast<const sockaddr_in6&>(address).sin6_port == 0;
+  }
+  return false;
+}
+
 int names(SOCKET s, bool peer, sockaddr* name, int* length) {
   if (!is_initialised()) return fail(WSANOTINITIALISED);
   if (name == nullptr || length == nullptr) return fail(WSAEFAULT);
@@ -91,15 +102,8 @@ int names(SOCKET s, bool peer, sockaddr* name, int* length) {
   if (!address_of(s, peer, &address, &address_length)) {
     return fail_errno(errno);
   }
-  if (!peer && address.ss_family == AF_INET &&
-      reinterpret_cast<const sockaddr_in&>(address).sin_port == 0) {
-    // Windows: getsockname of a socket that is not bound is WSAEINVAL.
-    return fail(WSAEINVAL);
-  }
-  if (!peer && address.ss_family == AF_INET6 &&
-      reinterpret_cast<const sockaddr_in6&>(address).sin6_port == 0) {
-    return fail(WSAEINVAL);
-  }
+  // Windows: getsockname of a socket that is not bound is WSAEINVAL.
+  if (!peer && unbound(address)) return fail(WSAEINVAL);
   return copy_address_out(address, address_length, name, length);
 }
 

@@ -7,7 +7,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -101,8 +100,6 @@ void EventLoop::send(Signal* signal) {
 
 void EventLoop::close(Signal* signal) {
   signal->closed = true;
-  signals_.erase(std::remove(signals_.begin(), signals_.end(), signal),
-                 signals_.end());
 }
 
 void EventLoop::finish_closes() {
@@ -134,9 +131,9 @@ void EventLoop::run() {
         uint64_t count = 0;
         ssize_t ignored = read(wakeup_, &count, sizeof(count));
         (void)ignored;
-        // A copy: a callback may close signals (the stop closes them all).
-        std::vector<Signal*> signals = signals_;
-        for (Signal* signal : signals) {
+        // Signals are only ever added before the loop runs, and closing one
+        // only marks it, so the list stays as it is while callbacks run.
+        for (Signal* signal : signals_) {
           if (!signal->closed &&
               signal->pending.exchange(false, std::memory_order_acq_rel)) {
             signal->callback(signal);

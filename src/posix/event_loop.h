@@ -71,7 +71,7 @@ class EventLoop {
   void init(Signal* signal, Signal::Callback callback, void* data);
   // Any thread.
   void send(Signal* signal);
-  // Loop thread: no more callbacks for it.
+  // Loop thread: no more callbacks for it (it stays listed, marked closed).
   void close(Signal* signal);
 
   // Runs until stop_running() (from a callback), and the close callbacks
