@@ -811,7 +811,11 @@ TEST_F(Faults, WSACleanupWithTokensPendingReleasesThemAndStartupServesAgain) {
   EXPECT_EQ(pusher->finish(), 0);
   EXPECT_EQ(puller->finish(), 0);
   ASSERT_EQ(WSACleanup(), 0);
-  EXPECT_TRUE(directory.names().empty());
+  // Nothing but the user's registry of event registrations, which outlives
+  // every process (docs/design.md, "Notification").
+  std::vector<std::string> left = directory.names();
+  EXPECT_TRUE(left.empty() ||
+              (left.size() == 1 && left[0] == "events.v1"));
   EXPECT_EQ(close(self.server), 0);
   EXPECT_EQ(close(static_cast<int>(pushed_server)), 0);
   EXPECT_EQ(close(pulled.server), 0);

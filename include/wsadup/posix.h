@@ -289,5 +289,7 @@ typedef LPWSAPROTOCOL_INFOA LPWSAPROTOCOL_INFO;
 
 /* The calls around a handoff: ioctlsocket, WSAIoctl, WSARecv and friends. */
 #include "wsadup/posix_winsock.h"
+/* Event objects and WSAEventSelect. */
+#include "wsadup/posix_events.h"
 
 #endif /* WSADUP_POSIX_H */

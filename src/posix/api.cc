@@ -14,6 +14,7 @@
 
 #include "errno_table.h"
 #include "posix/internal.h"
+#include "posix/notification.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -245,6 +246,7 @@ extern "C" int closesocket(SOCKET s) {
     if (fstat(s, &status) != 0 || !S_ISSOCK(status.st_mode)) {
       return fail(WSAENOTSOCK);
     }
+    cancel_registration_on_close(s);
     untrack_descriptor(s);
     forget_deferred_connection(s);
     // POSIX close releases the descriptor even when it reports EINTR; the

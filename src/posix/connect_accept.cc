@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "posix/internal.h"
+#include "posix/notification.h"
 #include "posix/socket_calls.h"
 #include "wsadup/windows_forms.h"
 
@@ -177,7 +178,10 @@ extern "C" SOCKET WSAAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen,
   sockaddr_storage peer{};
   socklen_t peer_length = 0;
   int connection = accept_one(s, &peer, &peer_length);
-  if (connection < 0) return INVALID_SOCKET;
+  if (connection < 0) {
+    reenable_after_accept(s, -1);  // even a failed accept re-enables
+    return INVALID_SOCKET;
+  }
   if (lpfnCondition != nullptr) {
     sockaddr_storage local{};
     socklen_t local_length = 0;
@@ -193,6 +197,7 @@ extern "C" SOCKET WSAAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen,
                                 &callee_id, nullptr, &group, dwCallbackData);
     if (verdict == CF_REJECT) {
       reset_connection(connection);
+      reenable_after_accept(s, -1);
       return fail(WSAECONNREFUSED);
     }
     if (verdict != CF_ACCEPT) {
@@ -205,8 +210,12 @@ extern "C" SOCKET WSAAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen,
   if (addr != nullptr &&
       copy_address_out(peer, peer_length, addr, addrlen) != 0) {
     reset_connection(connection);
+    reenable_after_accept(s, -1);
     return INVALID_SOCKET;
   }
+  // FD_ACCEPT again if more wait; the new socket takes the listener's
+  // registration (WSATRY_AGAIN above re-enables nothing, as Windows).
+  reenable_after_accept(s, connection);
   return connection;
 }
 

@@ -5,7 +5,9 @@
 
 #include <atomic>
 
+#include "posix/event_registry.h"
 #include "posix/internal.h"
+#include "posix/notification.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -29,6 +31,8 @@ Agent* g_agent_locked_for_fork = nullptr;
 
 void before_fork() {
   g_state_mutex.lock();
+  notification_mutex().lock();
+  events_mutex().lock();
   g_agent_locked_for_fork = g_agent.get();
   if (g_agent_locked_for_fork != nullptr) {
     g_agent_locked_for_fork->loop_mutex().lock();
@@ -45,6 +49,8 @@ void after_fork_in_parent() {
     g_agent_locked_for_fork->table_mutex().unlock();
     g_agent_locked_for_fork->loop_mutex().unlock();
   }
+  events_mutex().unlock();
+  notification_mutex().unlock();
   g_state_mutex.unlock();
 }
 
@@ -58,6 +64,9 @@ void after_fork_in_child() {
     g_agent_locked_for_fork->table_mutex().unlock();
     g_agent_locked_for_fork->loop_mutex().unlock();
   }
+  forget_notification_after_fork();
+  events_mutex().unlock();
+  notification_mutex().unlock();
   // The child never serves its parent's agent: it closes its copies of the
   // agent's descriptors and starts its own agent, for its own pid, when it
   // next needs one. It stays initialised, as its memory says it is.
@@ -104,7 +113,10 @@ int startup() {
     int status = Agent::start(&g_agent);
     if (status != 0) return status;
   }
-  if (g_startup_count == 0) ignore_sigpipe_at_startup();
+  if (g_startup_count == 0) {
+    ignore_sigpipe_at_startup();
+    map_process_registry();
+  }
   ++g_startup_count;
   g_initialised.store(true, std::memory_order_release);
   return 0;
@@ -131,6 +143,7 @@ int cleanup() {
     }
     g_agent.reset();
   }
+  notification_cleanup();
   close_cached_connections();
   close_tracked_descriptors();
   close_deferred_connections();

@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "posix/internal.h"
+#include "posix/notification.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -33,6 +34,9 @@ Control control_for(uint32_t code) {
 }
 
 int set_non_blocking(SOCKET s, bool on) {
+  // Windows: back to blocking only once WSAEventSelect(s, NULL, 0) has
+  // cancelled the registration, made through any descriptor in any process.
+  if (!on && registration_in_force(s)) return fail(WSAEINVAL);
   int flags = fcntl(s, F_GETFL);
   if (flags < 0) return fail_errno(errno);
   int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "posix/internal.h"
+#include "posix/notification.h"
 #include "posix/socket_calls.h"
 #include "wsadup/windows_forms.h"
 
@@ -84,7 +85,11 @@ int receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
       message.msg_namelen = sizeof(address);
     }
     ssize_t n = recvmsg(s, &message, static_cast<int>(*flags));
-    if (n < 0) return fail_io(s, errno, static_cast<int>(*flags));
+    int receive_errno = errno;
+    // Any receive re-enables FD_READ (FD_OOB for MSG_OOB), even one that
+    // fails, as Windows says.
+    reenable_after_receive(s, (*flags & MSG_OOB) != 0);
+    if (n < 0) return fail_io(s, receive_errno, static_cast<int>(*flags));
     *received = static_cast<DWORD>(n);
     *flags = 0;
     if (from != nullptr &&
@@ -152,7 +157,11 @@ int send_vectors(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD sent,
       message.msg_namelen = static_cast<socklen_t>(to_length);
     }
     ssize_t n = sendmsg(s, &message, static_cast<int>(flags) | MSG_NOSIGNAL);
-    if (n < 0) return fail_send(s, errno, static_cast<int>(flags));
+    int send_errno = errno;
+    // FD_WRITE comes again only after a send that found no room.
+    reenable_after_send(s, n < 0 && (send_errno == EAGAIN ||
+                                     send_errno == EWOULDBLOCK));
+    if (n < 0) return fail_send(s, send_errno, static_cast<int>(flags));
     *sent = static_cast<DWORD>(n);
     return 0;
   } catch (const std::bad_alloc&) {

@@ -1,0 +1,837 @@
+// WSAEventSelect and WSAEnumNetworkEvents: recording network events into the
+// socket's shared record (event_registry.h), signalling the registrant's
+// event, re-enabling, accept inheritance, and closesocket.
+//
+// Who does what:
+//   - Recording is done by whichever process looks: a condition (data
+//     queued, a connection waiting, the peer's FIN) is a property of the
+//     socket, visible through any descriptor of it, so the registrant's
+//     waits, any holder's WSAEnumNetworkEvents and any holder's re-enabling
+//     call evaluate it with poll(…, 0) and record what is armed (in the mask
+//     and not reported since last re-enabled: Wine's rule, which Windows'
+//     observed behaviour matches in event mode).
+//   - Only the registrant sets its event (events are private to a process),
+//     under the registry's lock and only while the record's generation is
+//     still its registration's: once another process's WSAEventSelect has
+//     returned, the old registrant can never set its event for the socket.
+//     A holder that records for another registrant leaves the bits owed and
+//     rings the registrant's bell (a datagram socket named <pid>.ev in the
+//     rendezvous directory), which its next wait answers.
+//   - The registrant's waits watch its registered descriptors in one epoll
+//     set, edge-triggered on the armed conditions only, so an idle socket or
+//     a reported condition costs no wake-up, and nothing runs between waits.
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "errno_table.h"
+#include "posix/event_registry.h"
+#include "posix/internal.h"
+#include "posix/notification.h"
+#include "posix/socket_calls.h"
+
+namespace wsadup::detail {
+
+std::atomic<bool> g_notification_possible{false};
+
+namespace {
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+// A registration this process made: the descriptor it watches, and the
+// reference to its event.
+struct LocalRegistration {
+  uint64_t id = 0;  // epoll's data; 0 is the bell
+  int descriptor = -1;
+  uint64_t cookie = 0;
+  uint64_t generation = 0;
+  EventReference event;
+  uint32_t interest = 0;  // the epoll events it is watched for now
+};
+
+std::mutex g_local_mutex;
+std::unordered_map<uint64_t, LocalRegistration>* g_local = nullptr;  // by cookie
+std::unordered_map<uint64_t, uint64_t>* g_cookie_of_id = nullptr;
+uint64_t g_next_id = 1;
+std::atomic<int> g_epoll{-1};
+std::atomic<size_t> g_local_count{0};
+int g_bell = -1;
+std::string* g_bell_path = nullptr;
+
+// TCP states (linux/tcp.h's enum, which netinet/tcp.h also names).
+constexpr uint8_t kEstablished = 1, kSynSent = 2, kFinWait1 = 4,
+                  kFinWait2 = 5, kTimeWait = 6, kClose = 7, kCloseWait = 8,
+                  kLastAck = 9, kClosing = 11;
+
+bool socket_cookie(int s, uint64_t* cookie) {
+  socklen_t length = sizeof *cookie;
+  if (getsockopt(s, SOL_SOCKET, SO_COOKIE, cookie, &length) == 0) return true;
+  if (errno != ENOPROTOOPT) return false;
+  // Before Linux 4.12: the inode, unique while the socket lives.
+  struct stat status;
+  if (fstat(s, &status) != 0 || !S_ISSOCK(status.st_mode)) return false;
+  *cookie = (1ull << 63) | static_cast<uint64_t>(status.st_ino);
+  return true;
+}
+
+int socket_type(int s) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &length) != 0) return 0;
+  return type;
+}
+
+// tcpi_state, or 0 for a socket that is not TCP.
+uint8_t tcp_state(int s) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
+      length < 1) {
+    return 0;
+  }
+  return info.tcpi_state;
+}
+
+bool connected_state(uint8_t state) {
+  return state == kEstablished || state == kCloseWait || state == kFinWait1 ||
+         state == kFinWait2 || state == kLastAck || state == kClosing ||
+         state == kTimeWait;
+}
+
+bool peer_closed_state(uint8_t state) {
+  return state == kCloseWait || state == kLastAck || state == kClosing ||
+         state == kTimeWait;
+}
+
+int bit_of(uint32_t event) { return __builtin_ctz(event); }
+
+// The record's flags for a socket seen for the first time.
+uint32_t initial_flags(int s) {
+  if (socket_type(s) != SOCK_STREAM) return 0;
+  uint32_t flags = kRecordStream;
+  uint8_t state = tcp_state(s);
+  if (state == kSynSent) flags |= kRecordConnecting;
+  else if (connected_state(state)) flags |= kRecordConnected;
+  // A stream neither connecting nor connected may still connect: its
+  // completion is then recognised by the state it reaches (conditions()).
+  return flags;
+}
+
+// What holds now on s, among FD_READ, FD_WRITE, FD_OOB, FD_ACCEPT,
+// FD_CONNECT and FD_CLOSE, with each one's error in errors[]. Updates the
+// record's view of the connection's progress. Under the registry's lock,
+// inside begin_change.
+uint32_t conditions(int s, RegistryRecord* record, int32_t errors[10]) {
+  pollfd entry{s, POLLIN | POLLPRI | POLLOUT | POLLRDHUP, 0};
+  if (poll(&entry, 1, 0) < 0 || (entry.revents & POLLNVAL) != 0) return 0;
+  const short ready = entry.revents;
+  uint32_t found = 0;
+  if ((record->flags & kRecordStream) == 0) {
+    if (ready & POLLIN) found |= FD_READ;
+    if (ready & POLLOUT) found |= FD_WRITE;
+    return found;
+  }
+  int listening = 0;
+  socklen_t length = sizeof listening;
+  if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
+      listening != 0) {
+    if ((ready & POLLIN) || has_deferred_connection(s)) found |= FD_ACCEPT;
+    return found;
+  }
+  const uint8_t state = tcp_state(s);
+  if (state == 0) {
+    // A stream that is not TCP (AF_UNIX): connected while it has a peer.
+    sockaddr_storage peer;
+    socklen_t peer_length = sizeof peer;
+    if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_length) ==
+        0) {
+      record->flags |= kRecordConnected;
+    }
+    if ((record->flags & kRecordConnected) == 0) return 0;
+    int queued = 0;
+    if (ioctl(s, FIONREAD, &queued) == 0 && queued > 0) found |= FD_READ;
+    if ((ready & POLLOUT) && !(ready & POLLHUP)) found |= FD_WRITE;
+    if (ready & (POLLRDHUP | POLLHUP)) {
+      found |= FD_CLOSE;
+      errors[FD_CLOSE_BIT] = (ready & POLLERR) ? WSAECONNRESET : 0;
+    }
+    return found;
+  }
+  if (state == kSynSent) {
+    record->flags |= kRecordConnecting;
+    return 0;
+  }
+  if ((record->flags & kRecordConnected) == 0) {
+    if (connected_state(state)) {
+      // Connected since it was last seen: a connect completed (an accepted
+      // socket is recorded connected from the start).
+      record->flags |= kRecordConnected;
+      record->flags &= ~kRecordConnecting;
+      found |= FD_CONNECT;
+      errors[FD_CONNECT_BIT] = 0;
+    } else if (state == kClose && (ready & POLLERR)) {
+      // A connect that failed: its error is the socket's pending error.
+      int error = 0;
+      socklen_t error_length = sizeof error;
+      getsockopt(s, SOL_SOCKET, SO_ERROR, &error, &error_length);
+      record->flags &= ~kRecordConnecting;
+      found |= FD_CONNECT;
+      errors[FD_CONNECT_BIT] =
+          error != 0 ? translate_errno(error) : WSAECONNREFUSED;
+      return found;
+    } else {
+      return 0;  // never connected, nothing under way
+    }
+  }
+  int queued = 0;
+  if (ioctl(s, FIONREAD, &queued) == 0 && queued > 0) found |= FD_READ;
+  if (ready & POLLPRI) {
+    int inline_oob = 0;
+    socklen_t inline_length = sizeof inline_oob;
+    getsockopt(s, SOL_SOCKET, SO_OOBINLINE, &inline_oob, &inline_length);
+    if (inline_oob == 0) found |= FD_OOB;
+  }
+  if ((ready & POLLOUT) && (state == kEstablished || state == kCloseWait)) {
+    found |= FD_WRITE;
+  }
+  if (peer_closed_state(state)) {
+    found |= FD_CLOSE;
+    errors[FD_CLOSE_BIT] = 0;
+  } else if (state == kClose) {
+    found |= FD_CLOSE;
+    errors[FD_CLOSE_BIT] = (ready & POLLERR) ? WSAECONNRESET : 0;
+  }
+  return found;
+}
+
+// Records on the record what holds now and is armed; returns the new bits.
+uint32_t record_conditions(Registry* registry, RegistryRecord* record, int s) {
+  if (record->mask == 0) return 0;
+  registry->begin_change(record);
+  int32_t errors[10] = {};
+  uint32_t armed = record->mask & ~record->reported;
+  uint32_t found = conditions(s, record, errors) & armed;
+  record->pending |= found;
+  record->reported |= found;
+  for (uint32_t bits = found; bits != 0; bits &= bits - 1) {
+    int bit = bit_of(bits);
+    record->errors[bit] = errors[bit];
+  }
+  registry->end_change();
+  return found;
+}
+
+bool owned_here(const RegistryRecord* record) {
+  return record->owner_pid == static_cast<int32_t>(current_pid()) &&
+         record->owner_start == own_start_time();
+}
+
+// The epoll events that can bring what is armed.
+uint32_t interest_for(const RegistryRecord* record) {
+  uint32_t armed = record->mask & ~record->reported;
+  uint32_t interest = EPOLLET;
+  if (armed & (FD_READ | FD_ACCEPT)) interest |= EPOLLIN;
+  if (armed & FD_OOB) interest |= EPOLLPRI;
+  if (armed & (FD_WRITE | FD_CONNECT)) interest |= EPOLLOUT;
+  if (armed & FD_CLOSE) interest |= EPOLLRDHUP;
+  return interest;
+}
+
+std::string bell_path_of(const std::string& directory, pid_t pid) {
+  std::string path = directory + "/" + std::to_string(pid) + ".ev";
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) return std::string();
+  return path;
+}
+
+// Tells process pid that a record it owns has bits owed or newly armed.
+// Best effort and never waits: the datagram is a hint, and a registrant that
+// misses it records at its next re-enabling call or enumeration.
+void ring_bell(pid_t pid, uint64_t cookie) {
+  std::string directory;
+  if (own_rendezvous_directory(&directory) != 0) return;
+  std::string path = bell_path_of(directory, pid);
+  if (path.empty()) return;
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  sendto(s, &cookie, sizeof cookie, MSG_DONTWAIT,
+         reinterpret_cast<sockaddr*>(&address), sizeof address);
+  close(s);
+}
+
+// The epoll set and the bell, made at this process's first registration.
+// Under g_local_mutex. 0 or a Winsock error.
+int ensure_watching_locked() {
+  if (g_local == nullptr) {
+    g_local = new std::unordered_map<uint64_t, LocalRegistration>();
+    g_cookie_of_id = new std::unordered_map<uint64_t, uint64_t>();
+    g_bell_path = new std::string();
+  }
+  if (g_epoll.load() >= 0) return 0;
+  int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return errno == EMFILE || errno == ENFILE ? WSAEMFILE
+                                                           : WSAENOBUFS;
+  std::string directory;
+  int status = own_rendezvous_directory(&directory);
+  std::string path =
+      status == 0 ? bell_path_of(directory, current_pid()) : std::string();
+  int bell = path.empty() ? -1
+                          : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+                                                SOCK_NONBLOCK, 0);
+  if (bell >= 0) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    unlink(path.c_str());  // a name a dead process with this pid left
+    epoll_event item{};
+    item.events = EPOLLIN;
+    item.data.u64 = 0;
+    if (bind(bell, reinterpret_cast<sockaddr*>(&address), sizeof address) !=
+            0 ||
+        epoll_ctl(epoll, EPOLL_CTL_ADD, bell, &item) != 0) {
+      close(bell);
+      bell = -1;
+      unlink(path.c_str());
+    }
+  }
+  if (bell < 0) {
+    close(epoll);
+    return WSAENOBUFS;
+  }
+  g_bell = bell;
+  *g_bell_path = path;
+  g_epoll.store(epoll);
+  return 0;
+}
+
+// Removes a local registration (its watch and its event reference).
+// False when its epoll item could not be deleted (see rebuild_watches).
+bool drop_local_locked(uint64_t cookie) {
+  auto found = g_local->find(cookie);
+  if (found == g_local->end()) return true;
+  LocalRegistration& local = found->second;
+  // A descriptor the application closed with close() or reused is no longer
+  // this registration's: deleting by number would hit another file, so the
+  // stale item is left to the next rebuild of the set.
+  uint64_t now_cookie = 0;
+  bool deleted = socket_cookie(local.descriptor, &now_cookie) &&
+                 now_cookie == cookie &&
+                 epoll_ctl(g_epoll.load(), EPOLL_CTL_DEL, local.descriptor,
+                           nullptr) == 0;
+  release_event(local.event);
+  g_cookie_of_id->erase(local.id);
+  g_local->erase(found);
+  g_local_count.store(g_local->size(), std::memory_order_relaxed);
+  return deleted;
+}
+
+// Replaces the epoll set by a new one holding only the live registrations:
+// the way to be rid of an item whose descriptor number is gone.
+void rebuild_watches_locked() {
+  int fresh = epoll_create1(EPOLL_CLOEXEC);
+  if (fresh < 0) return;
+  epoll_event item{};
+  item.events = EPOLLIN;
+  item.data.u64 = 0;
+  epoll_ctl(fresh, EPOLL_CTL_ADD, g_bell, &item);
+  for (auto& [cookie, local] : *g_local) {
+    epoll_event watch{};
+    watch.events = local.interest;
+    watch.data.u64 = local.id;
+    epoll_ctl(fresh, EPOLL_CTL_ADD, local.descriptor, &watch);
+  }
+  // Same number: a wait polling the old set now polls the new one.
+  dup2(fresh, g_epoll.load());
+  close(fresh);
+}
+
+// Brings a registration of this process up to date with its record: drops
+// it if the socket was registered since by anyone, records what holds, sets
+// the event for what is new or owed, and watches for what is armed.
+// Under g_local_mutex; takes the registry's lock.
+void refresh_local_locked(Registry* registry, LocalRegistration* local) {
+  uint64_t cookie = local->cookie;
+  uint64_t now_cookie = 0;
+  bool same_socket =
+      socket_cookie(local->descriptor, &now_cookie) && now_cookie == cookie;
+  if (registry->lock() != 0) return;
+  RegistryRecord* record = registry->find(cookie);
+  bool current = record != nullptr && owned_here(record) &&
+                 record->generation == local->generation;
+  if (current && !same_socket) {
+    // Closed with close() and maybe reused: the registration ends, as
+    // closesocket would have ended it.
+    registry->remove(record);
+    current = false;
+  }
+  if (!current) {
+    registry->unlock();
+    if (!drop_local_locked(cookie)) rebuild_watches_locked();
+    return;
+  }
+  uint32_t fresh = record_conditions(registry, record, local->descriptor);
+  if (fresh != 0 || record->signal_owed != 0) {
+    signal_event_descriptor(local->event.descriptor);
+    registry->begin_change(record);
+    record->signal_owed = 0;
+    registry->end_change();
+  }
+  uint32_t interest = interest_for(record);
+  registry->unlock();
+  if (interest != local->interest) {
+    local->interest = interest;
+    epoll_event item{};
+    item.events = interest;
+    item.data.u64 = local->id;
+    epoll_ctl(g_epoll.load(), EPOLL_CTL_MOD, local->descriptor, &item);
+  }
+}
+
+Registry* registry_for_call(int* error) {
+  *error = WSAENETDOWN;
+  return process_registry(error);
+}
+
+// After any change to a record this process does not own: the owner is
+// told. After one it owns: its watch follows. Under g_local_mutex, after
+// the registry's lock is released.
+void follow_up_locked(Registry* registry, uint64_t cookie, bool owned,
+                      pid_t owner, bool changed) {
+  if (owned) {
+    auto found = g_local->find(cookie);
+    if (found != g_local->end()) refresh_local_locked(registry, &found->second);
+  } else if (changed && owner > 0) {
+    ring_bell(owner, cookie);
+  }
+}
+
+// Clears bits from the record of s (re-enabling) and records again.
+void reenable(int s, uint32_t bits) {
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  if (registry == nullptr || registry->registrations() == 0) return;
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie)) return;
+  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+  if (registry->lock() != 0) return;
+  RegistryRecord* record = registry->find(cookie);
+  if (record == nullptr || record->mask == 0) {
+    registry->unlock();
+    return;
+  }
+  bool owned = owned_here(record);
+  pid_t owner = record->owner_pid;
+  bool changed = (record->reported & bits) != 0;
+  registry->begin_change(record);
+  record->reported &= ~bits;
+  record->pending &= ~bits;
+  registry->end_change();
+  if (!owned) {
+    uint32_t fresh = record_conditions(registry, record, s);
+    if (fresh != 0) {
+      registry->begin_change(record);
+      record->signal_owed |= fresh;
+      registry->end_change();
+    }
+  }
+  registry->unlock();
+  if (g_local == nullptr && owned) return;
+  follow_up_locked(registry, cookie, owned, owner, changed);
+}
+
+}  // namespace
+
+int notification_descriptor() {
+  if (g_local_count.load(std::memory_order_relaxed) == 0) return -1;
+  return g_epoll.load(std::memory_order_relaxed);
+}
+
+void pump_notifications() {
+  if (g_epoll.load(std::memory_order_relaxed) < 0) return;
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  if (registry == nullptr) return;
+  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+  int epoll = g_epoll.load();
+  if (epoll < 0 || g_local == nullptr) return;
+  epoll_event ready[64];
+  int count = epoll_wait(epoll, ready, 64, 0);
+  bool stale = false;
+  for (int i = 0; i < count; ++i) {
+    uint64_t id = ready[i].data.u64;
+    if (id == 0) {
+      // The bell: other processes recorded or re-armed for records this
+      // process owns.
+      uint64_t cookie;
+      while (recv(g_bell, &cookie, sizeof cookie, MSG_DONTWAIT) ==
+             static_cast<ssize_t>(sizeof cookie)) {
+        auto found = g_local->find(cookie);
+        if (found != g_local->end()) {
+          refresh_local_locked(registry, &found->second);
+        }
+      }
+      continue;
+    }
+    auto by_id = g_cookie_of_id->find(id);
+    if (by_id == g_cookie_of_id->end()) {
+      stale = true;  // an item of a registration dropped already
+      continue;
+    }
+    auto found = g_local->find(by_id->second);
+    if (found != g_local->end()) refresh_local_locked(registry, &found->second);
+  }
+  if (stale) rebuild_watches_locked();
+}
+
+void reenable_after_receive_slow(int s, bool out_of_band) {
+  reenable(s, out_of_band ? static_cast<uint32_t>(FD_OOB)
+                          : static_cast<uint32_t>(FD_READ | FD_OOB));
+}
+
+void reenable_after_send_slow(int s, bool would_block) {
+  if (would_block) reenable(s, FD_WRITE);
+}
+
+void reenable_after_accept_slow(int listener, int accepted) {
+  reenable(listener, FD_ACCEPT);
+  if (accepted < 0) return;
+  // The accepted socket takes the listener's registration: same event, same
+  // mask, when this process is the listener's registrant.
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  uint64_t listener_cookie = 0, cookie = 0;
+  if (registry == nullptr || !socket_cookie(listener, &listener_cookie) ||
+      !socket_cookie(accepted, &cookie)) {
+    return;
+  }
+  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+  if (g_local == nullptr) return;
+  auto listener_local = g_local->find(listener_cookie);
+  if (listener_local == g_local->end()) return;
+  EventReference event;
+  if (retain_event(listener_local->second.event, &event) != 0) return;
+  if (registry->lock() != 0) {
+    release_event(event);
+    return;
+  }
+  RegistryRecord* listening = registry->find(listener_cookie);
+  RegistryRecord* record = nullptr;
+  if (listening != nullptr && owned_here(listening) && listening->mask != 0 &&
+      listening->generation == listener_local->second.generation) {
+    record = registry->find(cookie);
+    if (record == nullptr) record = registry->insert(cookie);
+  }
+  if (record == nullptr) {
+    registry->unlock();
+    release_event(event);
+    return;
+  }
+  registry->begin_change(record);
+  bool had = record->mask != 0;
+  uint64_t generation = record->generation + 1;
+  std::memset(record, 0, sizeof *record);
+  record->cookie = cookie;
+  record->state = kRecordUsed;
+  record->flags = kRecordStream | kRecordConnected;
+  record->generation = generation;
+  record->owner_pid = static_cast<int32_t>(current_pid());
+  record->owner_start = own_start_time();
+  record->mask = listening->mask;
+  registry->end_change();
+  if (!had) registry->count_registration(+1);
+  registry->unlock();
+  drop_local_locked(cookie);
+  LocalRegistration local;
+  local.id = g_next_id++;
+  local.descriptor = accepted;
+  local.cookie = cookie;
+  local.generation = generation;
+  local.event = event;
+  local.interest = EPOLLET;
+  epoll_event item{};
+  item.events = local.interest;
+  item.data.u64 = local.id;
+  if (epoll_ctl(g_epoll.load(), EPOLL_CTL_ADD, accepted, &item) != 0) {
+    release_event(event);
+    return;
+  }
+  (*g_cookie_of_id)[local.id] = cookie;
+  auto inserted = g_local->emplace(cookie, local).first;
+  g_local_count.store(g_local->size(), std::memory_order_relaxed);
+  refresh_local_locked(registry, &inserted->second);
+}
+
+void cancel_registration_on_close(int s) {
+  if (g_local_count.load(std::memory_order_relaxed) == 0) return;
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie)) return;
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  if (registry == nullptr) return;
+  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+  auto found = g_local->find(cookie);
+  if (found == g_local->end() || found->second.descriptor != s) return;
+  if (registry->lock() == 0) {
+    RegistryRecord* record = registry->find(cookie);
+    if (record != nullptr && owned_here(record) &&
+        record->generation == found->second.generation) {
+      registry->remove(record);
+    }
+    registry->unlock();
+  }
+  drop_local_locked(cookie);
+}
+
+bool registration_in_force(int s) {
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  if (registry == nullptr || registry->registrations() == 0) return false;
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie) || registry->lock() != 0) return false;
+  RegistryRecord* record = registry->find(cookie);
+  bool in_force = record != nullptr && record->mask != 0;
+  registry->unlock();
+  return in_force;
+}
+
+void notification_cleanup() {
+  {
+    std::lock_guard<std::mutex> local_lock(g_local_mutex);
+    if (g_local != nullptr) {
+      int error = 0;
+      Registry* registry = process_registry(&error);
+      std::vector<uint64_t> cookies;
+      for (auto& [cookie, local] : *g_local) cookies.push_back(cookie);
+      for (uint64_t cookie : cookies) {
+        const LocalRegistration& local = (*g_local)[cookie];
+        if (registry != nullptr && registry->lock() == 0) {
+          RegistryRecord* record = registry->find(cookie);
+          if (record != nullptr && owned_here(record) &&
+              record->generation == local.generation) {
+            registry->remove(record);
+          }
+          registry->unlock();
+        }
+        drop_local_locked(cookie);
+      }
+    }
+    int epoll = g_epoll.exchange(-1);
+    if (epoll >= 0) close(epoll);
+    if (g_bell >= 0) {
+      close(g_bell);
+      g_bell = -1;
+      unlink(g_bell_path->c_str());
+    }
+  }
+  close_all_events();
+}
+
+std::mutex& notification_mutex() { return g_local_mutex; }
+
+void forget_notification_after_fork() {
+  // The child's copies of the parent's epoll set and bell are the parent's:
+  // the child closes them and owns none of the parent's registrations.
+  int epoll = g_epoll.exchange(-1);
+  if (epoll >= 0) close(epoll);
+  if (g_bell >= 0) close(g_bell);
+  g_bell = -1;
+  if (g_local != nullptr) {
+    g_local->clear();
+    g_cookie_of_id->clear();
+  }
+  g_local_count.store(0);
+  forget_events_after_fork();
+}
+
+}  // namespace wsadup::detail
+
+using namespace wsadup::detail;
+
+extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
+                              long lNetworkEvents) {
+  ErrnoScope errno_scope;
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    if (!is_socket(s)) return fail(WSAENOTSOCK);
+    if (lNetworkEvents < 0 || (lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) {
+      return fail(WSAEINVAL);
+    }
+    const uint32_t mask = static_cast<uint32_t>(lNetworkEvents);
+    int error = 0;
+    Registry* registry = registry_for_call(&error);
+    if (registry == nullptr) return fail(error);
+    uint64_t cookie = 0;
+    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
+    EventReference event;
+    if (mask != 0 && acquire_event(hEventObject, &event) != 0) {
+      return fail(WSAEINVAL);
+    }
+    // Non-blocking whatever the mask, as Windows; the flag belongs to the
+    // open file description, so every holder of the socket sees it.
+    int flags = fcntl(s, F_GETFL);
+    if (flags < 0 || fcntl(s, F_SETFL, flags | O_NONBLOCK) != 0) {
+      release_event(event);
+      return fail_errno(errno);
+    }
+    std::lock_guard<std::mutex> local_lock(g_local_mutex);
+    if (mask != 0) {
+      int status = ensure_watching_locked();
+      if (status != 0) {
+        release_event(event);
+        return fail(status);
+      }
+    }
+    if (registry->lock() != 0) {
+      release_event(event);
+      return fail(WSAENETDOWN);
+    }
+    RegistryRecord* record = registry->find(cookie);
+    bool created = false;
+    if (record == nullptr && mask != 0) {
+      record = registry->insert(cookie);
+      if (record == nullptr) {
+        registry->unlock();
+        release_event(event);
+        return fail(WSAENOBUFS);
+      }
+      created = true;
+    }
+    uint64_t generation = 0;
+    if (record != nullptr) {
+      registry->begin_change(record);
+      bool had = record->mask != 0;
+      if (created) record->flags = initial_flags(s);
+      record->generation += 1;
+      generation = record->generation;
+      record->mask = mask;
+      record->signal_owed = 0;
+      if (mask != 0) {
+        record->owner_pid = static_cast<int32_t>(current_pid());
+        record->owner_start = own_start_time();
+      } else {
+        record->owner_pid = 0;
+        record->owner_start = 0;
+      }
+      registry->end_change();
+      if (had != (mask != 0)) registry->count_registration(mask != 0 ? 1 : -1);
+    }
+    registry->unlock();
+    if (g_local != nullptr) drop_local_locked(cookie);
+    if (mask == 0) return 0;
+    g_notification_possible.store(true, std::memory_order_relaxed);
+    LocalRegistration local;
+    local.id = g_next_id++;
+    local.descriptor = s;
+    local.cookie = cookie;
+    local.generation = generation;
+    local.event = event;
+    local.interest = EPOLLET;
+    epoll_event item{};
+    item.events = local.interest;
+    item.data.u64 = local.id;
+    if (epoll_ctl(g_epoll.load(), EPOLL_CTL_ADD, s, &item) != 0) {
+      int add_error = errno;
+      release_event(event);
+      if (registry->lock() == 0) {
+        RegistryRecord* again = registry->find(cookie);
+        if (again != nullptr && again->generation == generation) {
+          registry->remove(again);
+        }
+        registry->unlock();
+      }
+      return fail(add_error == ENOMEM || add_error == ENOSPC ? WSAENOBUFS
+                                                             : WSAEINVAL);
+    }
+    (*g_cookie_of_id)[local.id] = cookie;
+    auto inserted = g_local->emplace(cookie, local).first;
+    g_local_count.store(g_local->size(), std::memory_order_relaxed);
+    // Conditions that already hold are recorded now.
+    refresh_local_locked(registry, &inserted->second);
+    return 0;
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}
+
+extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
+                                    LPWSANETWORKEVENTS lpNetworkEvents) {
+  ErrnoScope errno_scope;
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    if (!is_socket(s)) return fail(WSAENOTSOCK);
+    if (lpNetworkEvents == nullptr) return fail(WSAEFAULT);
+    EventReference event;
+    if (hEventObject != nullptr && acquire_event(hEventObject, &event) != 0) {
+      return fail(WSAEINVAL);
+    }
+    int error = 0;
+    Registry* registry = registry_for_call(&error);
+    uint64_t cookie = 0;
+    if (registry == nullptr || !socket_cookie(s, &cookie)) {
+      release_event(event);
+      return fail(registry == nullptr ? error : WSAENOTSOCK);
+    }
+    std::lock_guard<std::mutex> local_lock(g_local_mutex);
+    // The registrant brings its own registration up to date first (and
+    // sets its event for anything new), then the record is read.
+    if (g_local != nullptr) {
+      auto found = g_local->find(cookie);
+      if (found != g_local->end()) refresh_local_locked(registry, &found->second);
+    }
+    if (registry->lock() != 0) {
+      release_event(event);
+      return fail(WSAENETDOWN);
+    }
+    uint32_t reported = 0;
+    pid_t owner = 0;
+    bool owed = false;
+    RegistryRecord* record = registry->find(cookie);
+    if (record != nullptr && record->mask != 0) {
+      if (!owned_here(record)) {
+        uint32_t fresh = record_conditions(registry, record, s);
+        if (fresh != 0) {
+          registry->begin_change(record);
+          record->signal_owed |= fresh;
+          registry->end_change();
+          owner = record->owner_pid;
+          owed = true;
+        }
+      }
+      reported = record->pending & record->mask;
+      for (uint32_t bits = reported; bits != 0; bits &= bits - 1) {
+        int bit = __builtin_ctz(bits);
+        lpNetworkEvents->iErrorCode[bit] = record->errors[bit];
+      }
+      registry->begin_change(record);
+      record->pending &= ~record->mask;
+      registry->end_change();
+    }
+    lpNetworkEvents->lNetworkEvents = static_cast<LONG>(reported);
+    // Copy, clear and reset in one step under the lock.
+    if (event.descriptor >= 0) reset_event_descriptor(event.descriptor);
+    registry->unlock();
+    release_event(event);
+    if (owed) ring_bell(owner, cookie);
+    return 0;
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}

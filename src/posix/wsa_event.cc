@@ -1,0 +1,358 @@
+// WSAEVENT objects and WSAWaitForMultipleEvents.
+//
+// An event is an eventfd: set is a write, reset drains it, signalled is
+// readable. poll() does not consume it, so an event stays signalled across
+// waits until reset, as Windows' manual-reset events do. The handle the
+// application holds is not the descriptor but a slot number and that slot's
+// generation packed into the pointer value, so a closed or forged handle is
+// WSA_INVALID_HANDLE and never reaches another object's descriptor. A
+// registration (event_select.cc) holds its own reference to the slot, as
+// Windows' socket object holds the event: WSACloseEvent while registered
+// invalidates the handle, and the descriptor goes with the last reference.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "errno_table.h"
+#include "posix/internal.h"
+#include "posix/notification.h"
+
+namespace wsadup::detail {
+namespace {
+
+struct EventSlot {
+  int descriptor = -1;
+  uint32_t generation = 1;
+  int references = 0;  // the handle's (while open) and registrations'
+  bool open = false;   // the handle is valid
+};
+
+std::mutex g_events_mutex;
+std::vector<EventSlot>* g_events = nullptr;  // never freed: see event_cleanup
+std::vector<uint32_t>* g_free_slots = nullptr;
+
+// Slots past this many handles are refused (WSA_NOT_ENOUGH_MEMORY); the
+// process's descriptor limit usually comes first.
+constexpr size_t kMaxEvents = 1u << 20;
+
+WSAEVENT handle_of(uint32_t index, uint32_t generation) {
+  uint64_t value = (static_cast<uint64_t>(generation) << 32) | (index + 1u);
+  return reinterpret_cast<WSAEVENT>(static_cast<uintptr_t>(value));
+}
+
+// The slot a handle names while it is open; nullptr otherwise. Under
+// g_events_mutex.
+EventSlot* slot_of_locked(WSAEVENT handle, uint32_t* index_out) {
+  if (g_events == nullptr) return nullptr;
+  uint64_t value = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(handle));
+  uint32_t low = static_cast<uint32_t>(value & 0xFFFFFFFFu);
+  uint32_t generation = static_cast<uint32_t>(value >> 32);
+  if (low == 0 || low > g_events->size()) return nullptr;
+  EventSlot& slot = (*g_events)[low - 1];
+  if (!slot.open || slot.generation != generation) return nullptr;
+  if (index_out != nullptr) *index_out = low - 1;
+  return &slot;
+}
+
+void release_locked(uint32_t index) {
+  EventSlot& slot = (*g_events)[index];
+  if (--slot.references > 0) return;
+  close(slot.descriptor);
+  slot.descriptor = -1;
+  ++slot.generation;
+  if (slot.generation == 0) slot.generation = 1;
+  g_free_slots->push_back(index);
+}
+
+int64_t now_ms() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+bool readable_now(int descriptor) {
+  pollfd entry{descriptor, POLLIN, 0};
+  return poll(&entry, 1, 0) == 1 && (entry.revents & POLLIN) != 0;
+}
+
+}  // namespace
+
+void signal_event_descriptor(int descriptor) {
+  uint64_t one = 1;
+  // EAGAIN only when the counter is about to overflow: it is set anyway.
+  ssize_t ignored = write(descriptor, &one, sizeof one);
+  (void)ignored;
+}
+
+void reset_event_descriptor(int descriptor) {
+  uint64_t count;
+  ssize_t ignored = read(descriptor, &count, sizeof count);
+  (void)ignored;
+}
+
+int acquire_event(WSAEVENT handle, EventReference* reference) {
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  uint32_t index = 0;
+  EventSlot* slot = slot_of_locked(handle, &index);
+  if (slot == nullptr) return WSA_INVALID_HANDLE;
+  ++slot->references;
+  reference->index = index;
+  reference->descriptor = slot->descriptor;
+  return 0;
+}
+
+int retain_event(const EventReference& reference, EventReference* copy) {
+  if (reference.descriptor < 0) return WSA_INVALID_HANDLE;
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  EventSlot& slot = (*g_events)[reference.index];
+  if (slot.references <= 0 || slot.descriptor != reference.descriptor) {
+    return WSA_INVALID_HANDLE;
+  }
+  ++slot.references;
+  *copy = reference;
+  return 0;
+}
+
+void release_event(const EventReference& reference) {
+  if (reference.descriptor < 0) return;
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  release_locked(reference.index);
+}
+
+int event_descriptor(WSAEVENT handle) {
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  EventSlot* slot = slot_of_locked(handle, nullptr);
+  return slot == nullptr ? -1 : slot->descriptor;
+}
+
+void close_all_events() {
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  if (g_events == nullptr) return;
+  for (uint32_t index = 0; index < g_events->size(); ++index) {
+    EventSlot& slot = (*g_events)[index];
+    if (!slot.open) continue;
+    slot.open = false;
+    release_locked(index);
+  }
+}
+
+void forget_events_after_fork() {
+  // The child's copies of the parent's eventfds are the parent's objects:
+  // setting one would wake the parent. The child drops them (events are
+  // private to the process that created them).
+  if (g_events == nullptr) return;
+  for (EventSlot& slot : *g_events) {
+    if (slot.descriptor >= 0) close(slot.descriptor);
+    slot.descriptor = -1;
+    slot.open = false;
+    slot.references = 0;
+    ++slot.generation;
+  }
+  g_free_slots->clear();
+  for (uint32_t index = 0; index < g_events->size(); ++index) {
+    g_free_slots->push_back(index);
+  }
+}
+
+std::mutex& events_mutex() { return g_events_mutex; }
+
+}  // namespace wsadup::detail
+
+using namespace wsadup::detail;
+
+extern "C" WSAEVENT WSACreateEvent(void) {
+  ErrnoScope errno_scope;
+  try {
+    if (!is_initialised()) {
+      fail(WSANOTINITIALISED);
+      return WSA_INVALID_EVENT;
+    }
+    int descriptor = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (descriptor < 0) {
+      fail(errno == EMFILE || errno == ENFILE ? WSAEMFILE
+                                              : WSA_NOT_ENOUGH_MEMORY);
+      return WSA_INVALID_EVENT;
+    }
+    std::lock_guard<std::mutex> lock(g_events_mutex);
+    if (g_events == nullptr) {
+      g_events = new std::vector<EventSlot>();
+      g_free_slots = new std::vector<uint32_t>();
+    }
+    uint32_t index;
+    if (!g_free_slots->empty()) {
+      index = g_free_slots->back();
+      g_free_slots->pop_back();
+    } else if (g_events->size() < kMaxEvents) {
+      index = static_cast<uint32_t>(g_events->size());
+      g_events->emplace_back();
+    } else {
+      close(descriptor);
+      fail(WSA_NOT_ENOUGH_MEMORY);
+      return WSA_INVALID_EVENT;
+    }
+    EventSlot& slot = (*g_events)[index];
+    slot.descriptor = descriptor;
+    slot.references = 1;
+    slot.open = true;
+    return handle_of(index, slot.generation);
+  } catch (...) {
+    fail(WSA_NOT_ENOUGH_MEMORY);
+    return WSA_INVALID_EVENT;
+  }
+}
+
+extern "C" BOOL WSACloseEvent(WSAEVENT hEvent) {
+  ErrnoScope errno_scope;
+  if (!is_initialised()) {
+    fail(WSANOTINITIALISED);
+    return FALSE;
+  }
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  uint32_t index = 0;
+  EventSlot* slot = slot_of_locked(hEvent, &index);
+  if (slot == nullptr) {
+    fail(WSA_INVALID_HANDLE);
+    return FALSE;
+  }
+  slot->open = false;
+  release_locked(index);
+  return TRUE;
+}
+
+extern "C" BOOL WSASetEvent(WSAEVENT hEvent) {
+  ErrnoScope errno_scope;
+  if (!is_initialised()) {
+    fail(WSANOTINITIALISED);
+    return FALSE;
+  }
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  EventSlot* slot = slot_of_locked(hEvent, nullptr);
+  if (slot == nullptr) {
+    fail(WSA_INVALID_HANDLE);
+    return FALSE;
+  }
+  signal_event_descriptor(slot->descriptor);
+  return TRUE;
+}
+
+extern "C" BOOL WSAResetEvent(WSAEVENT hEvent) {
+  ErrnoScope errno_scope;
+  if (!is_initialised()) {
+    fail(WSANOTINITIALISED);
+    return FALSE;
+  }
+  std::lock_guard<std::mutex> lock(g_events_mutex);
+  EventSlot* slot = slot_of_locked(hEvent, nullptr);
+  if (slot == nullptr) {
+    fail(WSA_INVALID_HANDLE);
+    return FALSE;
+  }
+  reset_event_descriptor(slot->descriptor);
+  return TRUE;
+}
+
+extern "C" DWORD WSAWaitForMultipleEvents(DWORD cEvents,
+                                          const WSAEVENT* lphEvents,
+                                          BOOL fWaitAll, DWORD dwTimeout,
+                                          BOOL fAlertable) {
+  (void)fAlertable;  // no APCs on POSIX: WSA_WAIT_IO_COMPLETION never comes
+  ErrnoScope errno_scope;
+  if (!is_initialised()) {
+    fail(WSANOTINITIALISED);
+    return WSA_WAIT_FAILED;
+  }
+  if (cEvents == 0 || cEvents > WSA_MAXIMUM_WAIT_EVENTS ||
+      lphEvents == nullptr) {
+    fail(WSA_INVALID_PARAMETER);
+    return WSA_WAIT_FAILED;
+  }
+  // Each event is held for the wait, so a WSACloseEvent by another thread
+  // cannot close a descriptor this wait polls.
+  EventReference held[WSA_MAXIMUM_WAIT_EVENTS];
+  DWORD acquired = 0;
+  int status = 0;
+  for (; acquired < cEvents; ++acquired) {
+    status = acquire_event(lphEvents[acquired], &held[acquired]);
+    if (status != 0) break;
+    if (fWaitAll) {
+      for (DWORD other = 0; other < acquired; ++other) {
+        if (held[other].index == held[acquired].index) {
+          status = WSA_INVALID_PARAMETER;  // a copy of one handle
+        }
+      }
+      if (status != 0) {
+        ++acquired;
+        break;
+      }
+    }
+  }
+  auto release_held = [&] {
+    for (DWORD i = 0; i < acquired; ++i) release_event(held[i]);
+  };
+  if (status != 0) {
+    release_held();
+    fail(status);
+    return WSA_WAIT_FAILED;
+  }
+
+  const int64_t deadline =
+      dwTimeout == WSA_INFINITE ? -1 : now_ms() + static_cast<int64_t>(dwTimeout);
+  pollfd entries[WSA_MAXIMUM_WAIT_EVENTS + 1];
+  DWORD result = WSA_WAIT_TIMEOUT;
+  for (;;) {
+    // Registrations this process watches record what happened on their
+    // sockets first, so that the events they set are seen below.
+    pump_notifications();
+    if (fWaitAll) {
+      bool all = true;
+      for (DWORD i = 0; i < cEvents && all; ++i) {
+        all = readable_now(held[i].descriptor);
+      }
+      if (all) {
+        result = WSA_WAIT_EVENT_0;
+        break;
+      }
+    } else {
+      bool found = false;
+      for (DWORD i = 0; i < cEvents; ++i) {
+        if (readable_now(held[i].descriptor)) {
+          result = WSA_WAIT_EVENT_0 + i;
+          found = true;
+          break;
+        }
+      }
+      if (found) break;
+    }
+    int timeout = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - now_ms();
+      if (left <= 0) {
+        result = WSA_WAIT_TIMEOUT;
+        break;
+      }
+      timeout = left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
+    }
+    nfds_t count = 0;
+    for (DWORD i = 0; i < cEvents; ++i) {
+      // Waiting for all: only the ones not yet set can change anything.
+      if (fWaitAll && readable_now(held[i].descriptor)) continue;
+      entries[count++] = pollfd{held[i].descriptor, POLLIN, 0};
+    }
+    int watch = notification_descriptor();
+    if (watch >= 0) entries[count++] = pollfd{watch, POLLIN, 0};
+    int ready = poll(entries, count, timeout);
+    if (ready < 0 && errno != EINTR) {
+      release_held();
+      fail(WSAENETDOWN);
+      return WSA_WAIT_FAILED;
+    }
+  }
+  release_held();
+  return result;
+}
