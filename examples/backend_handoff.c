@@ -17,9 +17,13 @@
  * The backend finds the block by the name (POSIX) or handle (Windows) on its
  * command line, imports the connection with WSASocket(FROM_PROTOCOL_INFO,
  * ...) (read_inheritable_socket), makes it non-blocking as pg_set_noblock
- * does, reads the query with WSARecv and answers with WSASend, waiting with
- * WSAPoll whenever WSAGetLastError says WSAEWOULDBLOCK, and exits when the
- * client closes. The backends run side by side.
+ * does, and waits for its client as PostgreSQL's WaitEventSet does on
+ * Windows: WSAEventSelect(FD_READ | FD_CLOSE) with an event of its own,
+ * WSAWaitForMultipleEvents (bounded) and WSAEnumNetworkEvents whenever
+ * WSARecv says WSAEWOULDBLOCK. It reads the query with WSARecv until it
+ * would block, answers with WSASend, and exits when FD_CLOSE reports the
+ * client's graceful close (error 0) and WSARecv its end of stream. The
+ * backends run side by side.
  *
  * The client checks every reply. The program exits 0 when all M were right
  * and every process exited cleanly, 1 otherwise. Every wait on another
@@ -496,13 +500,71 @@ static int frame(char type, const char* payload, char* message) {
 
 /* ------------------------------------------------------------- backend -- */
 
-/* Waits, at most WAIT_MS, until s is readable (POLLRDNORM) or writable
- * (POLLWRNORM). */
-static int wait_socket(SOCKET s, short events) {
+/* The backend's connection and what its waits have learnt about it. */
+typedef struct client_port {
+  SOCKET socket;
+  WSAEVENT event; /* registered for FD_READ | FD_CLOSE */
+  int closed;     /* FD_CLOSE was reported with error 0 */
+} client_port;
+
+/* Waits, at most WAIT_MS, until the client's socket has something to read
+ * or has closed, as PostgreSQL's WaitEventSetWait does on Windows: it waits
+ * on the event registered with WSAEventSelect, then takes the socket's
+ * record with WSAEnumNetworkEvents, which clears it and resets the event in
+ * the same step. FD_CLOSE with error 0 is the client's graceful close: the
+ * data sent before it is still there to read, and recv returns 0 after it.
+ * Any other error there is a reset or an abort. */
+static int wait_client(client_port* port) {
+  unsigned long long deadline = clock_ms() + WAIT_MS;
+  for (;;) {
+    WSANETWORKEVENTS happened;
+    DWORD result = WSAWaitForMultipleEvents(1, &port->event, FALSE,
+                                            remaining_ms(deadline), FALSE);
+    if (result == WSA_WAIT_TIMEOUT) {
+      fprintf(stderr, "backend: the client said nothing for %d ms\n", WAIT_MS);
+      return -1;
+    }
+    if (result != WSA_WAIT_EVENT_0) {
+      report_error("backend", "WSAWaitForMultipleEvents", WSAGetLastError());
+      return -1;
+    }
+    if (WSAEnumNetworkEvents(port->socket, port->event, &happened) ==
+        SOCKET_ERROR) {
+      report_error("backend", "WSAEnumNetworkEvents", WSAGetLastError());
+      return -1;
+    }
+    if ((happened.lNetworkEvents & FD_READ) != 0 &&
+        happened.iErrorCode[FD_READ_BIT] != 0) {
+      report_error("backend", "FD_READ", happened.iErrorCode[FD_READ_BIT]);
+      return -1;
+    }
+    if ((happened.lNetworkEvents & FD_CLOSE) != 0) {
+      int error = happened.iErrorCode[FD_CLOSE_BIT];
+      if (error != 0) {
+        fprintf(stderr, "backend: FD_CLOSE with %d (%s): %s\n", error,
+                wsadup_error_name(error),
+                error == WSAECONNRESET ? "the client reset the connection"
+                                       : "the connection was lost");
+        return -1;
+      }
+      port->closed = 1;
+    }
+    /* An empty record is a wake-up for an event already taken (FD_READ
+     * recorded when the data was there, then read): wait on. */
+    if ((happened.lNetworkEvents & (FD_READ | FD_CLOSE)) != 0) return 0;
+  }
+}
+
+/* Waits, at most WAIT_MS, until s is writable (POLLWRNORM). A reply this
+ * small fits the send buffer; should it not, WSAPoll waits for room, which
+ * it can on a registered socket. FD_WRITE would need the registration
+ * changed (PostgreSQL's ModifyWaitEvent), since it is recorded only after a
+ * send has failed with WSAEWOULDBLOCK. */
+static int wait_writable(SOCKET s) {
   WSAPOLLFD poll_entry;
   int ready;
   poll_entry.fd = s;
-  poll_entry.events = events;
+  poll_entry.events = POLLWRNORM;
   poll_entry.revents = 0;
   ready = WSAPoll(&poll_entry, 1, WAIT_MS);
   if (ready == SOCKET_ERROR) {
@@ -510,27 +572,36 @@ static int wait_socket(SOCKET s, short events) {
     return -1;
   }
   if (ready == 0) {
-    fprintf(stderr, "backend: the client said nothing for %d ms\n", WAIT_MS);
+    fprintf(stderr, "backend: the client took nothing for %d ms\n", WAIT_MS);
     return -1;
   }
   return 0;
 }
 
-/* Receives into buffer, waiting while the socket would block. Returns the
- * byte count, 0 at the client's end of stream, -1 on failure. */
-static int backend_receive(SOCKET s, char* buffer, ULONG size) {
+/* Receives into buffer, waiting while the socket would block: it is
+ * non-blocking while registered. Returns the byte count, 0 at the client's
+ * end of stream, -1 on failure. Each WSARecv, even one that fails with
+ * WSAEWOULDBLOCK, re-enables FD_READ, so data that comes later records it
+ * again. */
+static int backend_receive(client_port* port, char* buffer, ULONG size) {
   for (;;) {
     WSABUF piece;
     DWORD received = 0, flags = 0;
     int error;
     piece.len = size;
     piece.buf = buffer;
-    if (WSARecv(s, &piece, 1, &received, &flags, NULL, NULL) == 0) {
+    if (WSARecv(port->socket, &piece, 1, &received, &flags, NULL, NULL) == 0) {
       return (int)received;
     }
     error = WSAGetLastError();
     if (error == WSAEWOULDBLOCK) {
-      if (wait_socket(s, POLLRDNORM) != 0) return -1;
+      /* After FD_CLOSE only the end of stream is left to read. */
+      if (port->closed) {
+        fprintf(stderr,
+                "backend: WSARecv would block after a graceful FD_CLOSE\n");
+        return -1;
+      }
+      if (wait_client(port) != 0) return -1;
       continue;
     }
     if (error == WSAECONNRESET) {
@@ -570,7 +641,7 @@ static int backend_send(SOCKET s, char* header, ULONG header_size,
     }
     error = WSAGetLastError();
     if (error == WSAEWOULDBLOCK) {
-      if (wait_socket(s, POLLWRNORM) != 0) return -1;
+      if (wait_writable(s) != 0) return -1;
       continue;
     }
     report_error("backend",
@@ -580,34 +651,20 @@ static int backend_send(SOCKET s, char* header, ULONG header_size,
   return 0;
 }
 
-static int run_backend(const char* block_name) {
-  WSADATA data;
-  shared_block block;
-  backend_parameters parameters;
-  SOCKET port;
-  u_long non_blocking = 1;
+/* One session on the imported connection: a query, its reply, and the
+ * client's close. Returns the backend's exit code. */
+static int serve_session(client_port* port) {
   char message[MESSAGE_SIZE + 8], reply[MESSAGE_SIZE + 8];
   char header[5];
   int length = 0, query_length;
   uint32_t counted = 0;
-  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
-  /* read_backend_variables: copy the block and let it go. */
-  if (block_open(block_name, sizeof(parameters), &block) != 0) {
-    fprintf(stderr, "backend: cannot open the parameter block %s\n",
-            block_name);
-    return 2;
-  }
-  memcpy(&parameters, block.memory, sizeof(parameters));
-  block_close(&block, sizeof(parameters));
-  if (parameters.magic != PARAMETERS_MAGIC) {
-    fprintf(stderr, "backend: the parameter block is not filled in\n");
-    return 2;
-  }
-  port = read_inheritable_socket(&parameters.client_socket);
-  if (port == INVALID_SOCKET) return 2;
-  /* pg_set_noblock. */
-  if (ioctlsocket(port, FIONBIO, &non_blocking) == SOCKET_ERROR) {
-    report_error("backend", "ioctlsocket(FIONBIO)", WSAGetLastError());
+  /* PostgreSQL's FeBeWaitSet: a readable socket is FD_READ, and FD_CLOSE
+   * is always asked for, for the end of stream and errors. The
+   * registration keeps the socket non-blocking. */
+  if (WSAEventSelect(port->socket, port->event, FD_READ | FD_CLOSE) ==
+      SOCKET_ERROR) {
+    report_error("backend", "WSAEventSelect(FD_READ | FD_CLOSE)",
+                 WSAGetLastError());
     return 2;
   }
 
@@ -637,17 +694,68 @@ static int run_backend(const char* block_name) {
   counted = htonl((uint32_t)(4 + 4 + query_length));
   header[0] = 'C';
   memcpy(header + 1, &counted, 4);
-  if (backend_send(port, header, 5, reply, (ULONG)(4 + query_length)) != 0) {
+  if (backend_send(port->socket, header, 5, reply, (ULONG)(4 + query_length)) !=
+      0) {
     return 1;
   }
-  /* The client ends the session by closing its end. */
+  /* The client ends the session by closing its end: WSARecv returns 0, and
+   * FD_CLOSE with error 0 says the close was graceful. It may come before
+   * the end of stream is read or after it; the session ends with both. */
   if (backend_receive(port, message, sizeof(message)) != 0) {
     fprintf(stderr, "backend: the client did not close the session\n");
     return 1;
   }
-  closesocket(port);
-  WSACleanup();
+  while (!port->closed) {
+    if (wait_client(port) != 0) {
+      fprintf(stderr, "backend: no FD_CLOSE after the end of stream\n");
+      return 1;
+    }
+  }
   return 0;
+}
+
+static int run_backend(const char* block_name) {
+  WSADATA data;
+  shared_block block;
+  backend_parameters parameters;
+  client_port port;
+  u_long non_blocking = 1;
+  int exit_code;
+  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  /* read_backend_variables: copy the block and let it go. */
+  if (block_open(block_name, sizeof(parameters), &block) != 0) {
+    fprintf(stderr, "backend: cannot open the parameter block %s\n",
+            block_name);
+    return 2;
+  }
+  memcpy(&parameters, block.memory, sizeof(parameters));
+  block_close(&block, sizeof(parameters));
+  if (parameters.magic != PARAMETERS_MAGIC) {
+    fprintf(stderr, "backend: the parameter block is not filled in\n");
+    return 2;
+  }
+  port.socket = read_inheritable_socket(&parameters.client_socket);
+  if (port.socket == INVALID_SOCKET) return 2;
+  port.closed = 0;
+  /* pg_set_noblock. */
+  if (ioctlsocket(port.socket, FIONBIO, &non_blocking) == SOCKET_ERROR) {
+    report_error("backend", "ioctlsocket(FIONBIO)", WSAGetLastError());
+    return 2;
+  }
+  port.event = WSACreateEvent();
+  if (port.event == WSA_INVALID_EVENT) {
+    report_error("backend", "WSACreateEvent", WSAGetLastError());
+    return 2;
+  }
+  exit_code = serve_session(&port);
+  /* closesocket ends the registration; the event is still to be closed. */
+  closesocket(port.socket);
+  if (!WSACloseEvent(port.event)) {
+    report_error("backend", "WSACloseEvent", WSAGetLastError());
+    if (exit_code == 0) exit_code = 1;
+  }
+  WSACleanup();
+  return exit_code;
 }
 
 /* -------------------------------------------------------------- client -- */

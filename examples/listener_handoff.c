@@ -14,18 +14,27 @@
  *     Apache's send_listeners_to_child does.
  * The worker imports the listener with WSASocket(FROM_PROTOCOL_INFO, ...),
  * then does what Apache's child does to it: SetHandleInformation to keep it
- * out of the programs it might start, and ioctlsocket(FIONBIO) back to
- * blocking. It accepts its quota of connections (select bounds each wait),
- * gives each an idle timeout with SO_RCVTIMEO in milliseconds, and answers
- * each request line with "worker <pid>: <line>".
+ * out of the programs it might start, and WSAEventSelect(FD_ACCEPT) with an
+ * event of its own, on which it waits for each connection with
+ * WSAWaitForMultipleEvents (bounded) before WSAEnumNetworkEvents and accept,
+ * as Apache's winnt_accept does without AcceptEx. An accepted socket
+ * inherits that registration, so the worker checks that ioctlsocket(FIONBIO,
+ * 0) fails with WSAEINVAL under it, cancels it with WSAEventSelect(s, NULL,
+ * 0), and only then puts the socket in blocking mode. It accepts its quota
+ * of connections, gives each an idle timeout with SO_RCVTIMEO in
+ * milliseconds, answers each request line with "worker <pid>: <line>", and
+ * cancels the listener's registration before it exits.
  *
  * The parent keeps its listener open across generations, as Apache does, so
- * the second worker gets the same socket again. It is also the client: the
- * first worker's first connection stays silent and must be closed by the
- * worker's idle timeout (WSAETIMEDOUT); every other connection sends a
- * request and checks the reply. The program exits 0 when every reply was
- * right and both workers exited cleanly, 1 otherwise. Every wait on another
- * process is bounded.
+ * the second worker gets the same socket again. A socket has one
+ * registration whichever process holds it: while the first worker waits,
+ * the parent's own ioctlsocket(FIONBIO, 0) on the listener must fail with
+ * WSAEINVAL, and once each worker has exited it must succeed again. The
+ * parent is also the client: the first worker's first connection stays
+ * silent and must be closed by the worker's idle timeout (WSAETIMEDOUT);
+ * every other connection sends a request and checks the reply. The program
+ * exits 0 when every reply was right and both workers exited cleanly, 1
+ * otherwise. Every wait on another process is bounded.
  *
  * The Winsock code is the same on Windows and POSIX (on POSIX through
  * wsadup's compatibility headers); only starting processes and moving bytes
@@ -64,6 +73,9 @@ typedef struct child_process {
 
 /* Children are started from GetModuleFileName's path. */
 static void platform_init(const char* program) { (void)program; }
+
+/* Milliseconds on a clock that only goes forward. */
+static long long now_ms(void) { return (long long)GetTickCount64(); }
 
 static int child_start(const char* const* args, child_process* child) {
   SECURITY_ATTRIBUTES inheritable = {sizeof(inheritable), NULL, TRUE};
@@ -273,6 +285,7 @@ static int child_write(child_process* child, const void* data, size_t size) {
   return 0;
 }
 
+/* Milliseconds on a clock that only goes forward. */
 static long long now_ms(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -418,11 +431,112 @@ static void serve_connection(SOCKET connection, DWORD pid,
   ++report->served;
 }
 
+/* Waits, until deadline (now_ms) at most, for a network event recorded on
+ * event for s, then takes the socket's record with WSAEnumNetworkEvents,
+ * which clears it and resets the event in the same step. Returns 0 with the
+ * record in happened, or -1, having said why, if the wait fails or the
+ * deadline passes. */
+static int wait_network_events(SOCKET s, WSAEVENT event, long long deadline,
+                               WSANETWORKEVENTS* happened) {
+  for (;;) {
+    long long left = deadline - now_ms();
+    DWORD result;
+    if (left < 0) left = 0;
+    result = WSAWaitForMultipleEvents(1, &event, FALSE, (DWORD)left, FALSE);
+    if (result == WSA_WAIT_TIMEOUT) {
+      fprintf(stderr, "worker: no connection within %d ms\n", WAIT_MS);
+      return -1;
+    }
+    if (result != WSA_WAIT_EVENT_0) {
+      report_error("worker", "WSAWaitForMultipleEvents", WSAGetLastError());
+      return -1;
+    }
+    if (WSAEnumNetworkEvents(s, event, happened) == SOCKET_ERROR) {
+      report_error("worker", "WSAEnumNetworkEvents", WSAGetLastError());
+      return -1;
+    }
+    /* An empty record is a wake-up for an event already taken: wait on. */
+    if (happened->lNetworkEvents != 0) return 0;
+  }
+}
+
+/* Waits for the next connection on the registered listener and accepts it,
+ * as Apache's winnt_accept does without AcceptEx. Returns INVALID_SOCKET,
+ * having said why, if none comes within WAIT_MS. */
+static SOCKET accept_next(SOCKET listener, WSAEVENT event) {
+  long long deadline = now_ms() + WAIT_MS;
+  for (;;) {
+    WSANETWORKEVENTS happened;
+    struct sockaddr_in peer;
+    int peer_length = (int)sizeof(peer);
+    SOCKET connection;
+    int error;
+    if (wait_network_events(listener, event, deadline, &happened) != 0) {
+      return INVALID_SOCKET;
+    }
+    if ((happened.lNetworkEvents & FD_ACCEPT) == 0) {
+      fprintf(stderr, "worker: events 0x%lx reported, FD_ACCEPT expected\n",
+              (unsigned long)happened.lNetworkEvents);
+      return INVALID_SOCKET;
+    }
+    if (happened.iErrorCode[FD_ACCEPT_BIT] != 0) {
+      report_error("worker", "FD_ACCEPT", happened.iErrorCode[FD_ACCEPT_BIT]);
+      return INVALID_SOCKET;
+    }
+    /* accept re-enables FD_ACCEPT: the next connection, or one already
+     * queued behind this one, records it again. */
+    connection = accept(listener, (struct sockaddr*)&peer, &peer_length);
+    if (connection != INVALID_SOCKET) return connection;
+    error = WSAGetLastError();
+    /* The listener is non-blocking while registered, and a connection can
+     * be reset before it is taken: Apache waits again for both. */
+    if (error != WSAEWOULDBLOCK && error != WSAECONNRESET) {
+      report_error("worker", "accept", error);
+      return INVALID_SOCKET;
+    }
+  }
+}
+
+/* An accepted socket has the listener's properties, its WSAEventSelect
+ * registration among them (the same event, FD_ACCEPT, and with it
+ * non-blocking mode), and ioctlsocket cannot make it blocking while that
+ * stands. The worker cancels it, as Apache's winnt_accept does, then sets
+ * the blocking mode that serve_connection's SO_RCVTIMEO needs. */
+static int cancel_inherited_registration(SOCKET connection) {
+  u_long blocking = 0;
+  int error;
+  if (ioctlsocket(connection, FIONBIO, &blocking) != SOCKET_ERROR) {
+    fprintf(stderr,
+            "worker: ioctlsocket(FIONBIO, 0) succeeded under the accepted "
+            "socket's inherited WSAEventSelect; Windows fails it with "
+            "WSAEINVAL\n");
+    return -1;
+  }
+  error = WSAGetLastError();
+  if (error != WSAEINVAL) {
+    fprintf(stderr,
+            "worker: ioctlsocket(FIONBIO, 0) under the inherited "
+            "WSAEventSelect failed with %d (%s), not WSAEINVAL\n",
+            error, wsadup_error_name(error));
+    return -1;
+  }
+  if (WSAEventSelect(connection, NULL, 0) == SOCKET_ERROR) {
+    report_error("worker", "WSAEventSelect(NULL, 0)", WSAGetLastError());
+    return -1;
+  }
+  if (ioctlsocket(connection, FIONBIO, &blocking) == SOCKET_ERROR) {
+    report_error("worker", "ioctlsocket(FIONBIO, 0) after the cancel",
+                 WSAGetLastError());
+    return -1;
+  }
+  return 0;
+}
+
 static int run_worker(unsigned quota) {
   WSADATA data;
   WSAPROTOCOL_INFO info;
   SOCKET listener;
-  u_long blocking = 0;
+  WSAEVENT accept_event;
   worker_report report = {0, 0, 0};
   DWORD pid;
   unsigned i;
@@ -449,45 +563,45 @@ static int run_worker(unsigned quota) {
     report_error("worker", "SetHandleInformation", (int)GetLastError());
     return 2;
   }
-  /* The listener arrives in the parent's mode, non-blocking; this worker's
-   * accept loop and its connections want blocking calls. */
-  if (ioctlsocket(listener, FIONBIO, &blocking) == SOCKET_ERROR) {
-    report_error("worker", "ioctlsocket(FIONBIO)", WSAGetLastError());
+  accept_event = WSACreateEvent();
+  if (accept_event == WSA_INVALID_EVENT) {
+    report_error("worker", "WSACreateEvent", WSAGetLastError());
     return 2;
+  }
+  /* One registration for the whole quota, as Apache's accept thread makes.
+   * It leaves the listener non-blocking, the mode the parent handed it in. */
+  if (WSAEventSelect(listener, accept_event, FD_ACCEPT) == SOCKET_ERROR) {
+    report_error("worker", "WSAEventSelect(FD_ACCEPT)", WSAGetLastError());
+    ++report.errors;
+    quota = 0;
   }
 
   for (i = 0; i < quota; ++i) {
-    fd_set readable;
-    struct timeval wait = {WAIT_MS / 1000, 0};
-    struct sockaddr_in peer;
-    int peer_length = (int)sizeof(peer);
-    SOCKET connection;
-    int ready;
-    FD_ZERO(&readable);
-    FD_SET(listener, &readable);
-    ready = select(0, &readable, NULL, NULL, &wait);
-    if (ready == SOCKET_ERROR) {
-      report_error("worker", "select", WSAGetLastError());
-      ++report.errors;
-      break;
-    }
-    if (ready == 0) {
-      fprintf(stderr, "worker: no connection within %d ms\n", WAIT_MS);
-      ++report.errors;
-      break;
-    }
-    connection = accept(listener, (struct sockaddr*)&peer, &peer_length);
+    SOCKET connection = accept_next(listener, accept_event);
     if (connection == INVALID_SOCKET) {
-      report_error("worker", "accept", WSAGetLastError());
       ++report.errors;
-      continue;
+      break;
     }
-    serve_connection(connection, pid, &report);
+    if (cancel_inherited_registration(connection) == 0) {
+      serve_connection(connection, pid, &report);
+    } else {
+      ++report.errors;
+    }
     closesocket(connection);
   }
 
-  parent_write(&report, sizeof(report));
+  /* The registration is the socket's, not this process's: left in place, it
+   * would outlive this worker in the parent's copy of the listener. */
+  if (WSAEventSelect(listener, NULL, 0) == SOCKET_ERROR) {
+    report_error("worker", "WSAEventSelect(NULL, 0)", WSAGetLastError());
+    ++report.errors;
+  }
   closesocket(listener);
+  if (!WSACloseEvent(accept_event)) {
+    report_error("worker", "WSACloseEvent", WSAGetLastError());
+    ++report.errors;
+  }
+  parent_write(&report, sizeof(report));
   WSACleanup();
   return report.errors == 0 ? 0 : 1;
 }
@@ -570,6 +684,27 @@ static int idle_connection_closed(const struct sockaddr_in* address) {
   }
   closesocket(s);
   return got == 0;
+}
+
+/* Whether the listener has a WSAEventSelect registration, seen from this
+ * process: while one is in effect, made in whichever process through
+ * whichever descriptor of the socket, ioctlsocket(FIONBIO, 0) fails with
+ * WSAEINVAL. Returns 1 if so; 0 if not, with the listener put back in
+ * non-blocking mode; -1 on any other failure. */
+static int listener_registered(SOCKET listener) {
+  u_long blocking = 0, non_blocking = 1;
+  int error;
+  if (ioctlsocket(listener, FIONBIO, &blocking) != SOCKET_ERROR) {
+    if (ioctlsocket(listener, FIONBIO, &non_blocking) == SOCKET_ERROR) {
+      report_error("parent", "ioctlsocket(FIONBIO, 1)", WSAGetLastError());
+      return -1;
+    }
+    return 0;
+  }
+  error = WSAGetLastError();
+  if (error == WSAEINVAL) return 1;
+  report_error("parent", "ioctlsocket(FIONBIO, 0)", error);
+  return -1;
 }
 
 static int run_parent(unsigned connections) {
@@ -656,6 +791,17 @@ static int run_parent(unsigned connections) {
         ++failures;
         working = 0;
       }
+      /* The worker registered before it accepted that connection and keeps
+       * the registration until its quota is done: it is in effect on the
+       * listener, in this process too. */
+      if (working && listener_registered(listener) != 1) {
+        fprintf(stderr,
+                "parent: ioctlsocket(FIONBIO, 0) on the listener did not "
+                "fail with WSAEINVAL while worker %lu's WSAEventSelect was "
+                "in effect\n",
+                (unsigned long)worker.pid);
+        ++failures;
+      }
     }
     for (i = 0; i < requests && working; ++i) {
       if (exchange(&address, worker.pid, number + i)) {
@@ -673,6 +819,14 @@ static int run_parent(unsigned connections) {
       ++failures;
     }
     exit_code = child_wait(&worker, WAIT_MS);
+    /* The worker cancelled its registration before it exited. */
+    if (listener_registered(listener) != 0) {
+      fprintf(stderr,
+              "parent: the listener still has a WSAEventSelect registration "
+              "after worker %lu exited\n",
+              (unsigned long)worker.pid);
+      ++failures;
+    }
     printf(
         "worker %lu (generation %u): served %lu, idle timeouts %lu, "
         "errors %lu, exit code %d\n",
