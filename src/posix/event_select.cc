@@ -554,7 +554,7 @@ void reenable_after_accept_slow(int listener, int accepted) {
   record->generation = generation;
   record->owner_pid = static_cast<int32_t>(current_pid());
   record->owner_start = own_start_time();
-  record->mask = listening->mask;
+  record->mask = listening->mask & static_cast<uint32_t>(FD_ALL_EVENTS);
   registry->end_change();
   if (!had) registry->count_registration(+1);
   registry->unlock();
@@ -815,7 +815,10 @@ extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
           owed = true;
         }
       }
-      reported = record->pending & record->mask;
+      // Bits from the shared file index iErrorCode: only FD_MAX_EVENTS of
+      // them can, whatever another process wrote there.
+      reported = record->pending & record->mask &
+                 static_cast<uint32_t>(FD_ALL_EVENTS);
       for (uint32_t bits = reported; bits != 0; bits &= bits - 1) {
         int bit = __builtin_ctz(bits);
         lpNetworkEvents->iErrorCode[bit] = record->errors[bit];
