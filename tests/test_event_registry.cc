@@ -54,10 +54,14 @@ WSADUP_TEST_HELPER(registrant) {
   WSAPROTOCOL_INFOA token;
   if (!helper_read_frame(&bytes) || !token_from_bytes(bytes, &token)) return 3;
   SOCKET s = import_token(&token);
+  if (s == INVALID_SOCKET) {
+    return helper_write_frame("import " + std::to_string(WSAGetLastError()))
+               ? 4 : 5;
+  }
   WSAEVENT event = WSACreateEvent();
-  if (s == INVALID_SOCKET || event == WSA_INVALID_EVENT ||
-      WSAEventSelect(s, event, FD_READ) != 0) {
-    return 4;
+  if (event == WSA_INVALID_EVENT || WSAEventSelect(s, event, FD_READ) != 0) {
+    return helper_write_frame("select " + std::to_string(WSAGetLastError()))
+               ? 4 : 5;
   }
   if (!helper_write_frame("registered")) return 5;
   std::string command;
@@ -76,6 +80,13 @@ WSADUP_TEST_HELPER(registrant) {
   _exit(0);
 }
 
+// The child's next frame, or what became of it.
+std::string next_frame(ChildProcess& child) {
+  std::string reply;
+  if (read_frame(child, &reply)) return reply;
+  return "no frame; exit code " + std::to_string(child.wait(kProcessTimeoutMs));
+}
+
 class RegistryCrash : public ConformanceTest {};
 
 TEST_F(RegistryCrash, ARegistrantKilledHoldingTheLockNeverBlocksTheOthers) {
@@ -86,12 +97,9 @@ TEST_F(RegistryCrash, ARegistrantKilledHoldingTheLockNeverBlocksTheOthers) {
   auto child = ChildProcess::spawn("registrant", {});
   ASSERT_TRUE(child);
   ASSERT_TRUE(write_frame(*child, duplicate_for(pair.server, child->pid())));
-  std::string reply;
-  ASSERT_TRUE(read_frame(*child, &reply));
-  ASSERT_EQ(reply, "registered");
+  ASSERT_EQ(next_frame(*child), "registered");
   ASSERT_TRUE(write_frame(*child, "hold"));
-  ASSERT_TRUE(read_frame(*child, &reply));
-  ASSERT_EQ(reply, "holding");
+  ASSERT_EQ(next_frame(*child), "holding");
   child->kill();
 
   // The lock its holder died with is taken over, and this process's
@@ -120,9 +128,7 @@ TEST_F(RegistryCrash, ARegistrantDyingMidChangeLeavesTheSocketUnregistered) {
   auto child = ChildProcess::spawn("registrant", {});
   ASSERT_TRUE(child);
   ASSERT_TRUE(write_frame(*child, duplicate_for(pair.server, child->pid())));
-  std::string reply;
-  ASSERT_TRUE(read_frame(*child, &reply));
-  ASSERT_EQ(reply, "registered");
+  ASSERT_EQ(next_frame(*child), "registered");
   // Registered by the other process: blocking mode is refused here too.
   ULONG blocking = 0;
   EXPECT_EQ(ioctlsocket(pair.server, FIONBIO, &blocking), SOCKET_ERROR);

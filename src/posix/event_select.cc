@@ -580,24 +580,37 @@ void reenable_after_accept_slow(int listener, int accepted) {
 }
 
 void cancel_registration_on_close(int s) {
-  if (g_local_count.load(std::memory_order_relaxed) == 0) return;
-  uint64_t cookie = 0;
-  if (!socket_cookie(s, &cookie)) return;
   int error = 0;
   Registry* registry = process_registry(&error);
-  if (registry == nullptr) return;
+  if (registry == nullptr ||
+      (g_local_count.load(std::memory_order_relaxed) == 0 &&
+       registry->registrations() == 0)) {
+    return;
+  }
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie)) return;
   std::lock_guard<std::mutex> local_lock(g_local_mutex);
-  auto found = g_local->find(cookie);
-  if (found == g_local->end() || found->second.descriptor != s) return;
+  bool registered_here = false;
+  if (g_local != nullptr) {
+    auto found = g_local->find(cookie);
+    registered_here =
+        found != g_local->end() && found->second.descriptor == s;
+  }
   if (registry->lock() == 0) {
     RegistryRecord* record = registry->find(cookie);
-    if (record != nullptr && owned_here(record) &&
-        record->generation == found->second.generation) {
+    // The registrant's descriptor ends the registration; any descriptor
+    // ends a record nothing is registered on any more (an accepted socket
+    // whose inherited registration was cancelled, say), so such records do
+    // not pile up.
+    if (record != nullptr &&
+        (record->mask == 0 ||
+         (registered_here && owned_here(record) &&
+          record->generation == (*g_local)[cookie].generation))) {
       registry->remove(record);
     }
     registry->unlock();
   }
-  drop_local_locked(cookie);
+  if (registered_here) drop_local_locked(cookie);
 }
 
 bool registration_in_force(int s) {
