@@ -483,11 +483,70 @@ class PeerProcess {
     if (verb == "close") {
       return closesocket(at(words)) == 0 ? "ok" : error(WSAGetLastError());
     }
+    if (verb == "event_select") return event_select(words);
+    if (verb == "event_wait") {
+      unsigned long timeout_ms = 0;
+      words >> timeout_ms;
+      if (event_ == WSA_INVALID_EVENT) return "err no-event";
+      DWORD result = WSAWaitForMultipleEvents(
+          1, &event_, FALSE, static_cast<DWORD>(timeout_ms), FALSE);
+      if (result == WSA_WAIT_EVENT_0) return "ok signalled";
+      if (result == WSA_WAIT_TIMEOUT) return "ok timeout";
+      return error(WSAGetLastError());
+    }
+    if (verb == "event_reset") {
+      if (event_ == WSA_INVALID_EVENT) return "err no-event";
+      return WSAResetEvent(event_) ? "ok" : error(WSAGetLastError());
+    }
+    if (verb == "event_close") {
+      if (event_ == WSA_INVALID_EVENT) return "ok";
+      WSAEVENT event = event_;
+      event_ = WSA_INVALID_EVENT;
+      return WSACloseEvent(event) ? "ok" : error(WSAGetLastError());
+    }
+    if (verb == "enum_events") return enum_events(at(words));
+    if (verb == "fionbio") {
+      SOCKET s = at(words);
+      unsigned long value = 0;
+      words >> value;
+      ULONG argument = static_cast<ULONG>(value);
+      return ioctlsocket(s, FIONBIO, &argument) == 0 ? "ok"
+                                                     : error(WSAGetLastError());
+    }
 #if !defined(_WIN32)
     if (verb == "plant_stale_name") return plant_stale_name();
     if (verb == "exec_probe") return exec_probe(at(words));
 #endif
     return "err unknown-command";
+  }
+
+  // WSAEventSelect of socket i with this process's one event object, made
+  // at the first call; mask 0 cancels, with no event, as Windows code does.
+  std::string event_select(std::istringstream& words) {
+    SOCKET s = at(words);
+    long mask = 0;
+    words >> mask;
+    if (mask != 0 && event_ == WSA_INVALID_EVENT) {
+      event_ = WSACreateEvent();
+      if (event_ == WSA_INVALID_EVENT) return error(WSAGetLastError());
+    }
+    WSAEVENT event = mask != 0 ? event_ : WSA_INVALID_EVENT;
+    return WSAEventSelect(s, event, mask) == 0 ? "ok"
+                                               : error(WSAGetLastError());
+  }
+
+  // WSAEnumNetworkEvents of socket i, resetting this process's event (if it
+  // has made one). The slots start as 0xAB bytes, so the reply shows which
+  // ones the call wrote: "ok <lNetworkEvents> <iErrorCode[0]> ... [9]".
+  std::string enum_events(SOCKET s) {
+    WSANETWORKEVENTS events;
+    std::memset(&events, 0xAB, sizeof(events));
+    if (WSAEnumNetworkEvents(s, event_, &events) != 0) {
+      return error(WSAGetLastError());
+    }
+    std::string reply = "ok " + std::to_string(events.lNetworkEvents);
+    for (int code : events.iErrorCode) reply += " " + std::to_string(code);
+    return reply;
   }
 
 #if !defined(_WIN32)
@@ -581,6 +640,7 @@ class PeerProcess {
 
   WSADATA data_;
   std::vector<SOCKET> sockets_;
+  WSAEVENT event_ = WSA_INVALID_EVENT;
 };
 
 }  // namespace

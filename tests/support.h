@@ -162,6 +162,13 @@ bool token_from_reply(const std::string& reply, WSAPROTOCOL_INFOA* info);
 // WSAStartup will want for this pid, as a crashed process leaves it),
 // exec_probe <i> (starts this executable with posix_spawn and reports which
 // descriptors exec passed to it, see support.cc).
+// Network events, with the peer's one event object (made at its first
+// event_select): event_select <i> <mask> (WSAEventSelect of socket i with it;
+// mask 0 cancels, with no event), event_wait <ms> ("ok signalled" or
+// "ok timeout"), event_reset, event_close (WSACloseEvent; call it before
+// exit), enum_events <i> (WSAEnumNetworkEvents with the event, slots filled
+// with 0xAB first: "ok <lNetworkEvents> <iErrorCode[0]> ... <iErrorCode[9]>"),
+// fionbio <i> <0|1> (ioctlsocket FIONBIO: "ok" or "err <code>").
 class Peer {
  public:
   // init: whether the peer calls WSAStartup before it reports its pid.
