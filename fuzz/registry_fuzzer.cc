@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -69,6 +70,25 @@ bool connected_pair(SOCKET* client, SOCKET* server) {
   return *server >= 0;
 }
 
+// Sockets, epoll sets and eventfds: what the library opens. Not every
+// descriptor: under UndefinedBehaviorSanitizer the runtime opens a pipe of
+// its own the first time it checks that memory can be read.
+size_t library_descriptors() {
+  size_t count = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    char path[64], target[64];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (std::strncmp(target, "socket:", 7) == 0 ||
+        std::strncmp(target, "anon_inode:", 11) == 0) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 State& state() {
   static State* made = [] {
     auto* s = new State();
@@ -94,7 +114,7 @@ State& state() {
     int error = 0;
     s->registry = wsadup::detail::process_registry(&error);
     FUZZ_CHECK(s->registry != nullptr);
-    s->descriptors = wsadup_fuzz::open_descriptor_count();
+    s->descriptors = library_descriptors();
     return s;
   }();
   return *made;
@@ -186,7 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (operation & 8) {
           char buffer[8];
           WSABUF wsabuf{sizeof buffer, buffer};
-          DWORD received = 0, flags = 0;
+          // Never waits, whatever mode case 5 left the socket in.
+          DWORD received = 0, flags = MSG_DONTWAIT;
           if (WSARecv(s.server, &wsabuf, 1, &received, &flags, nullptr,
                       nullptr) != 0) {
             FUZZ_CHECK(documented(WSAGetLastError()));
@@ -220,6 +241,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   reset(s);
-  FUZZ_CHECK(wsadup_fuzz::open_descriptor_count() == s.descriptors);
+  FUZZ_CHECK(library_descriptors() == s.descriptors);
   return 0;
 }
