@@ -137,24 +137,39 @@ uint32_t initial_flags(int s) {
 // FD_CONNECT and FD_CLOSE, with each one's error in errors[]. Updates the
 // record's view of the connection's progress. Under the registry's lock,
 // inside begin_change.
-uint32_t conditions(int s, RegistryRecord* record, int32_t errors[10]) {
-  pollfd entry{s, POLLIN | POLLPRI | POLLOUT | POLLRDHUP, 0};
-  if (poll(&entry, 1, 0) < 0 || (entry.revents & POLLNVAL) != 0) return 0;
-  const short ready = entry.revents;
+uint32_t conditions(int s, RegistryRecord* record, uint32_t armed,
+                    uint32_t seen, int32_t errors[10]) {
+  short ready = 0;
+  if (seen != 0) {
+    // What epoll reported for the watch: EPOLLIN and POLLIN, and the rest,
+    // are the same bits. It covers every condition the mask can ask for.
+    ready = static_cast<short>(seen & 0xFFFF);
+  } else {
+    pollfd entry{s, POLLIN | POLLPRI | POLLOUT | POLLRDHUP, 0};
+    if (poll(&entry, 1, 0) < 0 || (entry.revents & POLLNVAL) != 0) return 0;
+    ready = entry.revents;
+  }
   uint32_t found = 0;
   if ((record->flags & kRecordStream) == 0) {
     if (ready & POLLIN) found |= FD_READ;
     if (ready & POLLOUT) found |= FD_WRITE;
     return found;
   }
+  // Only a registration for FD_ACCEPT asks whether the socket listens.
   int listening = 0;
   socklen_t length = sizeof listening;
-  if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
+  if ((record->mask & FD_ACCEPT) != 0 &&
+      getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
       listening != 0) {
     if ((ready & POLLIN) || has_deferred_connection(s)) found |= FD_ACCEPT;
     return found;
   }
-  const uint8_t state = tcp_state(s);
+  // A connection seen connected, with no FIN, reset or error in sight and
+  // no FD_WRITE to decide, is established: its TCP state is not asked.
+  const bool quiet = (record->flags & kRecordConnected) != 0 &&
+                     (ready & (POLLRDHUP | POLLHUP | POLLERR)) == 0 &&
+                     !((armed & FD_WRITE) != 0 && (ready & POLLOUT) != 0);
+  const uint8_t state = quiet ? kEstablished : tcp_state(s);
   if (state == 0) {
     // A stream that is not TCP (AF_UNIX): connected while it has a peer.
     sockaddr_storage peer;
@@ -221,12 +236,17 @@ uint32_t conditions(int s, RegistryRecord* record, int32_t errors[10]) {
 }
 
 // Records on the record what holds now and is armed; returns the new bits.
-uint32_t record_conditions(Registry* registry, RegistryRecord* record, int s) {
+uint32_t record_conditions(Registry* registry, RegistryRecord* record, int s,
+                           uint32_t seen = 0) {
   if (record->mask == 0) return 0;
   registry->begin_change(record);
   int32_t errors[10] = {};
   uint32_t armed = record->mask & ~record->reported;
-  uint32_t found = conditions(s, record, errors) & armed;
+  if (armed == 0) {
+    registry->end_change();
+    return 0;
+  }
+  uint32_t found = conditions(s, record, armed, seen, errors) & armed;
   record->pending |= found;
   record->reported |= found;
   for (uint32_t bits = found; bits != 0; bits &= bits - 1) {
@@ -242,9 +262,12 @@ bool owned_here(const RegistryRecord* record) {
          record->owner_start == own_start_time();
 }
 
-// The epoll events that can bring what is armed.
-uint32_t interest_for(const RegistryRecord* record) {
-  uint32_t armed = record->mask & ~record->reported;
+// The epoll events that can bring what the mask asks for. Edge-triggered:
+// a condition already reported wakes nobody until it happens again, and a
+// re-enabling call re-arms it with EPOLL_CTL_MOD (the kernel queues the
+// item again if the condition still holds).
+uint32_t interest_for(uint32_t mask) {
+  uint32_t armed = mask;
   uint32_t interest = EPOLLET;
   if (armed & (FD_READ | FD_ACCEPT)) interest |= EPOLLIN;
   if (armed & FD_OOB) interest |= EPOLLPRI;
@@ -367,12 +390,15 @@ void rebuild_watches_locked() {
 // it if the socket was registered since by anyone, records what holds, sets
 // the event for what is new or owed, and watches for what is armed.
 // Under g_local_mutex; takes the registry's lock.
-void refresh_local_locked(Registry* registry, LocalRegistration* local) {
+// seen: the events epoll reported for it, or 0 to ask the socket. Returns
+// whether it set the registration's event.
+bool refresh_local_locked(Registry* registry, LocalRegistration* local,
+                          uint32_t seen = 0) {
   uint64_t cookie = local->cookie;
   uint64_t now_cookie = 0;
   bool same_socket =
       socket_cookie(local->descriptor, &now_cookie) && now_cookie == cookie;
-  if (registry->lock() != 0) return;
+  if (registry->lock() != 0) return false;
   RegistryRecord* record = registry->find(cookie);
   bool current = record != nullptr && owned_here(record) &&
                  record->generation == local->generation;
@@ -385,24 +411,27 @@ void refresh_local_locked(Registry* registry, LocalRegistration* local) {
   if (!current) {
     registry->unlock();
     if (!drop_local_locked(cookie)) rebuild_watches_locked();
-    return;
+    return false;
   }
-  uint32_t fresh = record_conditions(registry, record, local->descriptor);
-  if (fresh != 0 || record->signal_owed != 0) {
+  uint32_t fresh = record_conditions(registry, record, local->descriptor, seen);
+  bool set = fresh != 0 || record->signal_owed != 0;
+  if (set) {
     signal_event_descriptor(local->event.descriptor);
     registry->begin_change(record);
     record->signal_owed = 0;
     registry->end_change();
   }
-  uint32_t interest = interest_for(record);
   registry->unlock();
-  if (interest != local->interest) {
-    local->interest = interest;
-    epoll_event item{};
-    item.events = interest;
-    item.data.u64 = local->id;
-    epoll_ctl(g_epoll.load(), EPOLL_CTL_MOD, local->descriptor, &item);
-  }
+  return set;
+}
+
+// Has the kernel look at a registration's descriptor again: after a
+// re-enabling call, a condition that still holds queues it at once.
+void rearm_local_locked(const LocalRegistration& local) {
+  epoll_event item{};
+  item.events = local.interest;
+  item.data.u64 = local.id;
+  epoll_ctl(g_epoll.load(), EPOLL_CTL_MOD, local.descriptor, &item);
 }
 
 Registry* registry_for_call(int* error) {
@@ -410,20 +439,8 @@ Registry* registry_for_call(int* error) {
   return process_registry(error);
 }
 
-// After any change to a record this process does not own: the owner is
-// told. After one it owns: its watch follows. Under g_local_mutex, after
-// the registry's lock is released.
-void follow_up_locked(Registry* registry, uint64_t cookie, bool owned,
-                      pid_t owner, bool changed) {
-  if (owned) {
-    auto found = g_local->find(cookie);
-    if (found != g_local->end()) refresh_local_locked(registry, &found->second);
-  } else if (changed && owner > 0) {
-    ring_bell(owner, cookie);
-  }
-}
-
-// Clears bits from the record of s (re-enabling) and records again.
+// Clears bits from the record of s (re-enabling). The registrant re-arms
+// its watch; another process records what holds and tells the registrant.
 void reenable(int s, uint32_t bits) {
   int error = 0;
   Registry* registry = process_registry(&error);
@@ -444,7 +461,7 @@ void reenable(int s, uint32_t bits) {
   record->reported &= ~bits;
   record->pending &= ~bits;
   registry->end_change();
-  if (!owned) {
+  if (!owned && changed) {
     uint32_t fresh = record_conditions(registry, record, s);
     if (fresh != 0) {
       registry->begin_change(record);
@@ -453,28 +470,33 @@ void reenable(int s, uint32_t bits) {
     }
   }
   registry->unlock();
-  if (g_local == nullptr && owned) return;
-  follow_up_locked(registry, cookie, owned, owner, changed);
+  if (!changed) return;
+  if (!owned) {
+    if (owner > 0) ring_bell(owner, cookie);
+    return;
+  }
+  if (g_local == nullptr) return;
+  auto found = g_local->find(cookie);
+  if (found != g_local->end()) rearm_local_locked(found->second);
 }
 
-}  // namespace
-
-int notification_descriptor() {
-  if (g_local_count.load(std::memory_order_relaxed) == 0) return -1;
-  return g_epoll.load(std::memory_order_relaxed);
-}
-
-void pump_notifications() {
-  if (g_epoll.load(std::memory_order_relaxed) < 0) return;
-  int error = 0;
-  Registry* registry = process_registry(&error);
-  if (registry == nullptr) return;
-  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+// Takes what the watch set has queued and brings those registrations up to
+// date. Under g_local_mutex. The slots of the events it set are added to
+// *set (when given) while it has room; *overflow says some were not.
+void pump_locked(Registry* registry, SignalledEvents* set = nullptr) {
   int epoll = g_epoll.load();
   if (epoll < 0 || g_local == nullptr) return;
   epoll_event ready[64];
   int count = epoll_wait(epoll, ready, 64, 0);
   bool stale = false;
+  auto note = [set](const LocalRegistration& local) {
+    if (set == nullptr) return;
+    if (set->count < kMaxSignalledEvents) {
+      set->slots[set->count++] = local.event.index;
+    } else {
+      set->overflow = true;
+    }
+  };
   for (int i = 0; i < count; ++i) {
     uint64_t id = ready[i].data.u64;
     if (id == 0) {
@@ -484,8 +506,9 @@ void pump_notifications() {
       while (recv(g_bell, &cookie, sizeof cookie, MSG_DONTWAIT) ==
              static_cast<ssize_t>(sizeof cookie)) {
         auto found = g_local->find(cookie);
-        if (found != g_local->end()) {
-          refresh_local_locked(registry, &found->second);
+        if (found != g_local->end() &&
+            refresh_local_locked(registry, &found->second)) {
+          note(found->second);
         }
       }
       continue;
@@ -496,9 +519,53 @@ void pump_notifications() {
       continue;
     }
     auto found = g_local->find(by_id->second);
-    if (found != g_local->end()) refresh_local_locked(registry, &found->second);
+    if (found != g_local->end() &&
+        refresh_local_locked(registry, &found->second, ready[i].events)) {
+      note(found->second);
+    }
   }
   if (stale) rebuild_watches_locked();
+}
+
+// Adds a registration of this process, watched for its mask. Under
+// g_local_mutex. 0 or a Winsock error.
+int watch_locked(int descriptor, uint64_t cookie, uint64_t generation,
+                 uint32_t mask, const EventReference& event) {
+  LocalRegistration local;
+  local.id = g_next_id++;
+  local.descriptor = descriptor;
+  local.cookie = cookie;
+  local.generation = generation;
+  local.event = event;
+  local.interest = interest_for(mask);
+  epoll_event item{};
+  item.events = local.interest;
+  item.data.u64 = local.id;
+  // Edge-triggered ADD queues the item at once for what already holds:
+  // the next wait or enumeration records it.
+  if (epoll_ctl(g_epoll.load(), EPOLL_CTL_ADD, descriptor, &item) != 0) {
+    return errno == ENOMEM || errno == ENOSPC ? WSAENOBUFS : WSAEINVAL;
+  }
+  (*g_cookie_of_id)[local.id] = cookie;
+  g_local->emplace(cookie, local);
+  g_local_count.store(g_local->size(), std::memory_order_relaxed);
+  return 0;
+}
+
+}  // namespace
+
+int notification_descriptor() {
+  if (g_local_count.load(std::memory_order_relaxed) == 0) return -1;
+  return g_epoll.load(std::memory_order_relaxed);
+}
+
+void pump_notifications(SignalledEvents* set) {
+  if (g_local_count.load(std::memory_order_relaxed) == 0) return;
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  if (registry == nullptr) return;
+  std::lock_guard<std::mutex> local_lock(g_local_mutex);
+  pump_locked(registry, set);
 }
 
 void reenable_after_receive_slow(int s, bool out_of_band) {
@@ -555,28 +622,15 @@ void reenable_after_accept_slow(int listener, int accepted) {
   record->owner_pid = static_cast<int32_t>(current_pid());
   record->owner_start = own_start_time();
   record->mask = listening->mask & static_cast<uint32_t>(FD_ALL_EVENTS);
+  uint32_t record_mask = record->mask;
   registry->end_change();
   if (!had) registry->count_registration(+1);
   registry->unlock();
   drop_local_locked(cookie);
-  LocalRegistration local;
-  local.id = g_next_id++;
-  local.descriptor = accepted;
-  local.cookie = cookie;
-  local.generation = generation;
-  local.event = event;
-  local.interest = EPOLLET;
-  epoll_event item{};
-  item.events = local.interest;
-  item.data.u64 = local.id;
-  if (epoll_ctl(g_epoll.load(), EPOLL_CTL_ADD, accepted, &item) != 0) {
+  // Its FD_WRITE (it is connected) is recorded by the next wait.
+  if (watch_locked(accepted, cookie, generation, record_mask, event) != 0) {
     release_event(event);
-    return;
   }
-  (*g_cookie_of_id)[local.id] = cookie;
-  auto inserted = g_local->emplace(cookie, local).first;
-  g_local_count.store(g_local->size(), std::memory_order_relaxed);
-  refresh_local_locked(registry, &inserted->second);
 }
 
 void cancel_registration_on_close(int s) {
@@ -683,16 +737,17 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
   ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
-    if (!is_socket(s)) return fail(WSAENOTSOCK);
-    if (lNetworkEvents < 0 || (lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) {
+    // The cookie is the check that s is a socket.
+    uint64_t cookie = 0;
+    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
+    if (lNetworkEvents < 0 ||
+        (lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) {
       return fail(WSAEINVAL);
     }
     const uint32_t mask = static_cast<uint32_t>(lNetworkEvents);
     int error = 0;
     Registry* registry = registry_for_call(&error);
     if (registry == nullptr) return fail(error);
-    uint64_t cookie = 0;
-    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
     EventReference event;
     if (mask != 0 && acquire_event(hEventObject, &event) != 0) {
       return fail(WSAEINVAL);
@@ -700,7 +755,8 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
     // Non-blocking whatever the mask, as Windows; the flag belongs to the
     // open file description, so every holder of the socket sees it.
     int flags = fcntl(s, F_GETFL);
-    if (flags < 0 || fcntl(s, F_SETFL, flags | O_NONBLOCK) != 0) {
+    if (flags < 0 || ((flags & O_NONBLOCK) == 0 &&
+                      fcntl(s, F_SETFL, flags | O_NONBLOCK) != 0)) {
       release_event(event);
       return fail_errno(errno);
     }
@@ -750,18 +806,10 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
     if (g_local != nullptr) drop_local_locked(cookie);
     if (mask == 0) return 0;
     g_notification_possible.store(true, std::memory_order_relaxed);
-    LocalRegistration local;
-    local.id = g_next_id++;
-    local.descriptor = s;
-    local.cookie = cookie;
-    local.generation = generation;
-    local.event = event;
-    local.interest = EPOLLET;
-    epoll_event item{};
-    item.events = local.interest;
-    item.data.u64 = local.id;
-    if (epoll_ctl(g_epoll.load(), EPOLL_CTL_ADD, s, &item) != 0) {
-      int add_error = errno;
+    // Conditions that already hold are queued by the ADD and recorded by
+    // the next wait or enumeration, in this process or any other.
+    int status = watch_locked(s, cookie, generation, mask, event);
+    if (status != 0) {
       release_event(event);
       if (registry->lock() == 0) {
         RegistryRecord* again = registry->find(cookie);
@@ -770,14 +818,8 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
         }
         registry->unlock();
       }
-      return fail(add_error == ENOMEM || add_error == ENOSPC ? WSAENOBUFS
-                                                             : WSAEINVAL);
+      return fail(status);
     }
-    (*g_cookie_of_id)[local.id] = cookie;
-    auto inserted = g_local->emplace(cookie, local).first;
-    g_local_count.store(g_local->size(), std::memory_order_relaxed);
-    // Conditions that already hold are recorded now.
-    refresh_local_locked(registry, &inserted->second);
     return 0;
   } catch (...) {
     return fail(WSAENOBUFS);
@@ -789,25 +831,21 @@ extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
   ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
-    if (!is_socket(s)) return fail(WSAENOTSOCK);
+    uint64_t cookie = 0;  // also the check that s is a socket
+    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
     if (lpNetworkEvents == nullptr) return fail(WSAEFAULT);
+    int error = 0;
+    Registry* registry = registry_for_call(&error);
+    if (registry == nullptr) return fail(error);
     EventReference event;
     if (hEventObject != nullptr && acquire_event(hEventObject, &event) != 0) {
       return fail(WSAEINVAL);
     }
-    int error = 0;
-    Registry* registry = registry_for_call(&error);
-    uint64_t cookie = 0;
-    if (registry == nullptr || !socket_cookie(s, &cookie)) {
-      release_event(event);
-      return fail(registry == nullptr ? error : WSAENOTSOCK);
-    }
     std::lock_guard<std::mutex> local_lock(g_local_mutex);
-    // The registrant brings its own registration up to date first (and
-    // sets its event for anything new), then the record is read.
-    if (g_local != nullptr) {
-      auto found = g_local->find(cookie);
-      if (found != g_local->end()) refresh_local_locked(registry, &found->second);
+    // The registrant records what its watch set has queued first (and
+    // sets its events for anything new), then the record is read.
+    if (g_local != nullptr && g_local->find(cookie) != g_local->end()) {
+      pump_locked(registry);
     }
     if (registry->lock() != 0) {
       release_event(event);

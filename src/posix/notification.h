@@ -48,7 +48,14 @@ std::mutex& events_mutex();
 // may have something to record, or -1 when it registered none. A wait polls
 // it and then calls pump_notifications, which records and signals.
 int notification_descriptor();
-void pump_notifications();
+// The event slots a pump set, so that a wait knows without asking them.
+constexpr int kMaxSignalledEvents = 64;
+struct SignalledEvents {
+  uint32_t slots[kMaxSignalledEvents];
+  int count = 0;
+  bool overflow = false;  // more were set than fit: ask every event
+};
+void pump_notifications(SignalledEvents* set = nullptr);
 
 // ------------------------------------------------------------ re-enabling --
 // Called by wsadup's recv/send/accept family after the system call, with the

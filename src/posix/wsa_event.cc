@@ -305,43 +305,20 @@ extern "C" DWORD WSAWaitForMultipleEvents(DWORD cEvents,
       dwTimeout == WSA_INFINITE ? -1 : now_ms() + static_cast<int64_t>(dwTimeout);
   pollfd entries[WSA_MAXIMUM_WAIT_EVENTS + 1];
   DWORD result = WSA_WAIT_TIMEOUT;
+  auto time_left = [&]() -> int {
+    if (deadline < 0) return -1;
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return 0;
+    return left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
+  };
+  int timeout = time_left();
   for (;;) {
-    // Registrations this process watches record what happened on their
-    // sockets first, so that the events they set are seen below.
-    pump_notifications();
-    if (fWaitAll) {
-      bool all = true;
-      for (DWORD i = 0; i < cEvents && all; ++i) {
-        all = readable_now(held[i].descriptor);
-      }
-      if (all) {
-        result = WSA_WAIT_EVENT_0;
-        break;
-      }
-    } else {
-      bool found = false;
-      for (DWORD i = 0; i < cEvents; ++i) {
-        if (readable_now(held[i].descriptor)) {
-          result = WSA_WAIT_EVENT_0 + i;
-          found = true;
-          break;
-        }
-      }
-      if (found) break;
-    }
-    int timeout = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - now_ms();
-      if (left <= 0) {
-        result = WSA_WAIT_TIMEOUT;
-        break;
-      }
-      timeout = left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
-    }
+    // One poll over the events and, when this process registered sockets,
+    // the set that watches them: an event already set returns at once; the
+    // watch set readable means a registered socket has something to record,
+    // which may set one of these events.
     nfds_t count = 0;
     for (DWORD i = 0; i < cEvents; ++i) {
-      // Waiting for all: only the ones not yet set can change anything.
-      if (fWaitAll && readable_now(held[i].descriptor)) continue;
       entries[count++] = pollfd{held[i].descriptor, POLLIN, 0};
     }
     int watch = notification_descriptor();
@@ -351,6 +328,65 @@ extern "C" DWORD WSAWaitForMultipleEvents(DWORD cEvents,
       release_held();
       fail(WSAENETDOWN);
       return WSA_WAIT_FAILED;
+    }
+    bool recorded = false;
+    if (ready > 0 && watch >= 0 && (entries[cEvents].revents & POLLIN) != 0) {
+      SignalledEvents set;
+      pump_notifications(&set);
+      recorded = true;
+      // What the watch set recorded may have set events polled above as
+      // not set: the pump says which it set.
+      for (DWORD i = 0; i < cEvents; ++i) {
+        if (set.overflow) {
+          entries[i].revents = readable_now(held[i].descriptor) ? POLLIN : 0;
+          continue;
+        }
+        for (int k = 0; k < set.count; ++k) {
+          if (set.slots[k] == held[i].index) entries[i].revents = POLLIN;
+        }
+      }
+    }
+    if (fWaitAll) {
+      bool all = true;
+      for (DWORD i = 0; i < cEvents && all; ++i) {
+        all = (entries[i].revents & POLLIN) != 0;
+      }
+      if (all) {
+        result = WSA_WAIT_EVENT_0;
+        break;
+      }
+    } else {
+      bool found = false;
+      for (DWORD i = 0; i < cEvents; ++i) {
+        if ((entries[i].revents & POLLIN) != 0) {
+          result = WSA_WAIT_EVENT_0 + i;
+          found = true;
+          break;
+        }
+      }
+      if (found) break;
+    }
+    timeout = time_left();
+    if (timeout == 0 && !recorded) {
+      result = WSA_WAIT_TIMEOUT;
+      break;
+    }
+    if (fWaitAll && ready > 0) {
+      // Some are set and some not: sleep on the others only (the set ones
+      // would wake the poll at once), then look at all of them again.
+      count = 0;
+      for (DWORD i = 0; i < cEvents; ++i) {
+        if ((entries[i].revents & POLLIN) == 0) {
+          entries[count++] = pollfd{held[i].descriptor, POLLIN, 0};
+        }
+      }
+      if (watch >= 0) entries[count++] = pollfd{watch, POLLIN, 0};
+      if (poll(entries, count, timeout) < 0 && errno != EINTR) {
+        release_held();
+        fail(WSAENETDOWN);
+        return WSA_WAIT_FAILED;
+      }
+      timeout = 0;
     }
   }
   release_held();
