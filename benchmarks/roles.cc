@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "notification_rows.h"
 #include "wsadup/wsadup.h"
 
 namespace wsadup_bench {
@@ -218,6 +219,7 @@ int run_role(const std::string& role, const std::vector<std::string>& args) {
   if (role == "pull_target") return pull_target();
   if (role == "idle_target") return idle_target();
   if (role == "sink" && !args.empty()) return sink(std::stoull(args[0]));
+  if (is_notification_role(role)) return run_notification_role(role, args);
   return 64;
 }
 

@@ -1,9 +1,10 @@
 // wsadup benchmark driver: prints one table of handoff latency and
 // throughput, against the kernel's own descriptor passing (row 1) and the
 // handle passing people use today (Node.js, Python), plus the data path,
-// WSAStartup cost, memory per pending token and the agent's idle CPU.
+// WSAStartup cost, memory per pending token and the agent's idle CPU, and
+// WSAEventSelect notification against epoll (notification_rows.cc).
 //
-//   wsadup_bench            full run (about 25 s on 2 cores)
+//   wsadup_bench            full run (about 40 s on 2 cores)
 //   --only=a,b              some parts only (see selected())
 //   --pin=none              no CPU pinning (see g_pin)
 //   wsadup_bench --smoke    tiny counts, checks every row runs (CI); the
@@ -43,6 +44,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "notification_rows.h"
 #include "roles.h"
 #include "wsadup/wsadup.h"
 
@@ -100,7 +102,8 @@ struct Settings {
 Settings g;
 
 // --only=a,b,c runs only those parts (micro, raw, push, pull, cold, node,
-// python, curve, data, memory, idle); for profiling one part at a time.
+// python, curve, data, memory, idle, notify); for profiling one part at a
+// time.
 std::string g_only;
 
 // Latency rows run with every process on one CPU by default (--pin=none
@@ -1154,6 +1157,8 @@ void print_table(const std::string& node_version, const std::string& python_vers
   }
   std::printf("(p50/raw and rate/raw: against row 1 of this run. C*/W*/P*: one source thread per target, closed loops; p50/p99 per handoff, rate = all handoffs / wall time)\n\n");
 
+  print_notification_rows();
+
   std::printf("other measurements\n%s\n", std::string(124, '-').c_str());
   for (const Extra& item : g_extras) {
     std::printf("%-46s %s\n", item.name.c_str(), item.value.c_str());
@@ -1274,6 +1279,7 @@ void print_table(const std::string& node_version, const std::string& python_vers
   } else {
     missing("data path ratio in 0.95..1.05", g_data.error.c_str());
   }
+  print_notification_targets();
   if (g.smoke) std::printf("(smoke run: verdicts above are not meaningful)\n");
 }
 
@@ -1417,6 +1423,16 @@ int driver_main(int argc, char** argv) {
     progress("row S: a stopped target");
     row_stalled(handed);
   }
+  if (selected("notify")) {
+    progress("rows N1-N3 and idle sockets: WSAEventSelect against epoll");
+    NotificationPlan plan;
+    plan.smoke = g.smoke;
+    plan.rounds = g.rounds;
+    plan.idle_ms = g.idle_ms;
+    plan.place = place;
+    plan.default_pinned = g_pin;
+    run_notification_rows(plan);
+  }
   std::string node_version, python_version;
   if (selected("node")) {
     progress("row 5: Node.js");
@@ -1475,6 +1491,7 @@ int driver_main(int argc, char** argv) {
       return 1;  // a harness failure, never a timing verdict
     }
   }
+  if (notification_rows_failed()) return 1;
   return 0;
 }
 
