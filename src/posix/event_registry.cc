@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "posix/internal.h"
 #include "posix/notification.h"
@@ -131,6 +132,19 @@ int create_registry(const std::string& path) {
 std::mutex g_registry_mutex;
 std::atomic<Registry*> g_registry{nullptr};
 std::string* g_registry_path = nullptr;  // under g_registry_mutex
+// Registries mapped before (another WSADUP_RUNTIME_DIR, another user after
+// a change of credentials): never unmapped, since a thread may still read
+// one; kept reachable here.
+std::vector<Registry*>* g_retired_registries = nullptr;
+
+void retire_current_locked() {
+  Registry* current = g_registry.load();
+  if (current == nullptr) return;
+  if (g_retired_registries == nullptr) {
+    g_retired_registries = new std::vector<Registry*>();
+  }
+  g_retired_registries->push_back(current);
+}
 std::atomic<int> g_registry_error{WSAENETDOWN};  // until mapped
 
 std::atomic<uint64_t> g_own_start{0};
@@ -340,12 +354,12 @@ void map_process_registry() {
   if (status != 0) {
     // Not the one mapped before either (WSADUP_RUNTIME_DIR changed): the
     // old one is left mapped, unused.
+    retire_current_locked();
     g_registry.store(nullptr, std::memory_order_release);
     g_registry_error.store(status);
     return;
   }
-  // A registry mapped before (another WSADUP_RUNTIME_DIR) stays mapped: a
-  // thread may still be reading it.
+  retire_current_locked();
   g_registry.store(registry, std::memory_order_release);
   if (g_registry_path == nullptr) g_registry_path = new std::string();
   *g_registry_path = path;
