@@ -233,6 +233,22 @@ WSADUP_EXTERN SOCKET WSAAPI WSAAccept(SOCKET s, struct sockaddr* addr,
                                       DWORD_PTR dwCallbackData);
 WSADUP_EXTERN int WSAAPI WSAPoll(LPWSAPOLLFD fdArray, ULONG fds, INT timeout);
 
+/* The protocol catalog's entries without the layered ones (ChainLen 0): the
+ * built-in TCP and UDP over IPv4 and IPv6 (and AF_UNIX stream), and the
+ * chains of installed layered providers (docs/providers.md). Needs
+ * WSAStartup. */
+WSADUP_EXTERN int WSAAPI WSAEnumProtocolsA(LPINT lpiProtocols,
+                                           LPWSAPROTOCOL_INFOA lpProtocolBuffer,
+                                           LPDWORD lpdwBufferLength);
+WSADUP_EXTERN int WSAAPI WSAEnumProtocolsW(LPINT lpiProtocols,
+                                           LPWSAPROTOCOL_INFOW lpProtocolBuffer,
+                                           LPDWORD lpdwBufferLength);
+#ifdef UNICODE
+#define WSAEnumProtocols WSAEnumProtocolsW
+#else
+#define WSAEnumProtocols WSAEnumProtocolsA
+#endif
+
 /* Win32 calls that handoff code makes on a SOCKET. They need no WSAStartup.
  * HANDLE_FLAG_INHERIT is the descriptor's close-on-exec flag, inverted. */
 WSADUP_EXTERN BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask,

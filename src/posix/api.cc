@@ -15,6 +15,7 @@
 #include "errno_table.h"
 #include "posix/internal.h"
 #include "posix/notification.h"
+#include "posix/provider.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -28,18 +29,12 @@ bool wants_inheritance(DWORD flags) {
 }
 
 SOCKET create_socket(int af, int type, int protocol, DWORD flags) {
-  if (af == FROM_PROTOCOL_INFO || type == FROM_PROTOCOL_INFO ||
-      protocol == FROM_PROTOCOL_INFO) {
-    fail(WSAEINVAL);  // FROM_PROTOCOL_INFO needs lpProtocolInfo
+  SOCKET s = INVALID_SOCKET;
+  int error = engine_create_socket(af, type, protocol, flags, &s);
+  if (error != 0) {
+    fail(error);
     return INVALID_SOCKET;
   }
-  int cloexec = wants_inheritance(flags) ? 0 : SOCK_CLOEXEC;
-  int s = socket(af, type | cloexec, protocol);
-  if (s < 0) {
-    fail(translate_errno(errno));
-    return INVALID_SOCKET;
-  }
-  track_descriptor(s);
   return s;
 }
 
@@ -60,12 +55,65 @@ SOCKET import_socket(int af, int type, int protocol, const Info* info,
       !matches_token(af, record.address_family) ||
       !matches_token(type, record.socket_type) ||
       !matches_token(protocol, record.protocol) ||
-      record.target_pid != static_cast<uint32_t>(current_pid())) {
+      record.target_pid != static_cast<uint32_t>(current_pid()) ||
+      !is_builtin_entry(info->dwCatalogEntryId)) {
     // A token for another process is refused here without touching it, so
-    // the rightful target can still import it.
+    // the rightful target can still import it. So is one that names a
+    // layered entry this process has not installed.
     fail(WSAEINVAL);
     return INVALID_SOCKET;
   }
+  SOCKET s = INVALID_SOCKET;
+  int error = engine_import_socket(record, flags, &s);
+  if (error != 0) {
+    fail(error);
+    return INVALID_SOCKET;
+  }
+  return s;
+}
+
+// Through the catalog, once a provider is installed: A callers' structures
+// are widened, as ws2_32's A entry points do.
+SOCKET routed_socket(int af, int type, int protocol,
+                     const WSAPROTOCOL_INFOW* info, GROUP group, DWORD flags,
+                     bool* handled) {
+  SOCKET s = INVALID_SOCKET;
+  int error = 0;
+  *handled = route_socket(af, type, protocol, info, group, flags, &s, &error);
+  if (*handled && s == INVALID_SOCKET) fail(error);
+  return s;
+}
+SOCKET routed_socket(int af, int type, int protocol,
+                     const WSAPROTOCOL_INFOA* info, GROUP group, DWORD flags,
+                     bool* handled) {
+  if (info == nullptr) {
+    return routed_socket(af, type, protocol,
+                         static_cast<const WSAPROTOCOL_INFOW*>(nullptr), group,
+                         flags, handled);
+  }
+  WSAPROTOCOL_INFOW wide;
+  widen_info(*info, &wide);
+  return routed_socket(af, type, protocol, &wide, group, flags, handled);
+}
+
+}  // namespace
+
+int engine_create_socket(int af, int type, int protocol, DWORD flags,
+                         SOCKET* created) {
+  if (af == FROM_PROTOCOL_INFO || type == FROM_PROTOCOL_INFO ||
+      protocol == FROM_PROTOCOL_INFO) {
+    return WSAEINVAL;  // FROM_PROTOCOL_INFO needs lpProtocolInfo
+  }
+  int cloexec = wants_inheritance(flags) ? 0 : SOCK_CLOEXEC;
+  int s = socket(af, type | cloexec, protocol);
+  if (s < 0) return translate_errno(errno);
+  track_descriptor(s);
+  *created = s;
+  return 0;
+}
+
+int engine_import_socket(const TokenRecord& record, DWORD flags,
+                         SOCKET* imported) {
   int s = -1;
   int error = 0;
   if (record.kind == TokenKind::kPush) {
@@ -84,16 +132,16 @@ SOCKET import_socket(int af, int type, int protocol, const Info* info,
     s = pull_descriptor(static_cast<pid_t>(record.source_pid), record.nonce,
                         &error);
   }
-  if (s < 0) {
-    fail(error);
-    return INVALID_SOCKET;
-  }
+  if (s < 0) return error;
   if (wants_inheritance(flags)) {
     fcntl(s, F_SETFD, fcntl(s, F_GETFD) & ~FD_CLOEXEC);
   }
   track_descriptor(s);
-  return s;
+  *imported = s;
+  return 0;
 }
+
+namespace {
 
 template <typename Info>
 SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
@@ -104,6 +152,11 @@ SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
       fail(WSANOTINITIALISED);
       return INVALID_SOCKET;
     }
+    if (layers_installed()) {
+      bool handled = false;
+      SOCKET s = routed_socket(af, type, protocol, info, group, flags, &handled);
+      if (handled) return s;
+    }
     if (info == nullptr) return create_socket(af, type, protocol, flags);
     return import_socket(af, type, protocol, info, group, flags);
   } catch (...) {
@@ -112,51 +165,96 @@ SOCKET wsa_socket(int af, int type, int protocol, Info* info, GROUP group,
   }
 }
 
+// The duplicate itself, for either structure. Returns 0 or a Winsock code.
+template <typename Info>
+int duplicate_into(SOCKET s, DWORD pid, Info* info, TokenRecord* made) {
+  TokenRecord record;
+  if (!socket_kind(s, &record.address_family, &record.socket_type,
+                   &record.protocol)) {
+    return WSAENOTSOCK;
+  }
+  if (!plausible_pid(pid)) return WSAEINVAL;
+  if (info == nullptr) {
+    return process_reachable(static_cast<pid_t>(pid)) ? WSAEFAULT : WSAEINVAL;
+  }
+  record.source_pid = static_cast<uint32_t>(current_pid());
+  record.target_pid = pid;
+  int status = make_nonce(&record.nonce);
+  if (status != 0) return status;
+
+  // push_descriptor checks that pid is a process this user may reach,
+  // unless a connection to its agent is already open.
+  bool no_agent = false;
+  status = push_descriptor(static_cast<pid_t>(pid), s, record.nonce,
+                           &no_agent);
+  if (status != 0) return status;
+  if (no_agent) {
+    // The target has not called WSAStartup: keep a reference here, and
+    // let the token tell the target where to fetch it.
+    std::shared_ptr<Agent> agent = process_agent(true, &status);
+    if (!agent) return status;
+    status = agent->add_pending(s, static_cast<pid_t>(pid), record.nonce);
+    if (status != 0) return status;
+    record.kind = TokenKind::kPull;
+  } else {
+    record.kind = TokenKind::kPush;
+  }
+  encode_token(record, info);
+  if (made != nullptr) *made = record;
+  return 0;
+}
+
+// Through the socket's owner entry, once a provider is installed. false:
+// the base owns s.
+bool routed_duplicate(SOCKET s, DWORD pid, WSAPROTOCOL_INFOW* info,
+                      int* error) {
+  return route_duplicate(s, pid, info, error);
+}
+bool routed_duplicate(SOCKET s, DWORD pid, WSAPROTOCOL_INFOA* info,
+                      int* error) {
+  if (info == nullptr) return route_duplicate(s, pid, nullptr, error);
+  WSAPROTOCOL_INFOW wide;
+  bool handled = route_duplicate(s, pid, &wide, error);
+  if (handled && *error == 0) narrow_info(wide, info);
+  return handled;
+}
+
 template <typename Info>
 int duplicate_socket(SOCKET s, DWORD pid, Info* info) {
   ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
-    TokenRecord record;
-    if (!socket_kind(s, &record.address_family, &record.socket_type,
-                     &record.protocol)) {
-      return fail(WSAENOTSOCK);
+    if (layers_installed()) {
+      int error = 0;
+      if (routed_duplicate(s, pid, info, &error)) {
+        return error == 0 ? 0 : fail(error);
+      }
     }
-    if (!plausible_pid(pid)) return fail(WSAEINVAL);
-    if (info == nullptr) {
-      return fail(process_reachable(static_cast<pid_t>(pid)) ? WSAEFAULT
-                                                             : WSAEINVAL);
-    }
-    record.source_pid = static_cast<uint32_t>(current_pid());
-    record.target_pid = pid;
-    int status = make_nonce(&record.nonce);
-    if (status != 0) return fail(status);
-
-    // push_descriptor checks that pid is a process this user may reach,
-    // unless a connection to its agent is already open.
-    bool no_agent = false;
-    status = push_descriptor(static_cast<pid_t>(pid), s, record.nonce,
-                             &no_agent);
-    if (status != 0) return fail(status);
-    if (no_agent) {
-      // The target has not called WSAStartup: keep a reference here, and
-      // let the token tell the target where to fetch it.
-      std::shared_ptr<Agent> agent = process_agent(true, &status);
-      if (!agent) return fail(status);
-      status = agent->add_pending(s, static_cast<pid_t>(pid), record.nonce);
-      if (status != 0) return fail(status);
-      record.kind = TokenKind::kPull;
-    } else {
-      record.kind = TokenKind::kPush;
-    }
-    encode_token(record, info);
-    return 0;
+    int status = duplicate_into(s, pid, info, nullptr);
+    return status == 0 ? 0 : fail(status);
   } catch (...) {
     return fail(WSAENOBUFS);
   }
 }
 
 }  // namespace
+
+int engine_duplicate_socket(SOCKET s, DWORD pid, WSAPROTOCOL_INFOW* info,
+                            TokenRecord* record) {
+  return duplicate_into(s, pid, info, record);
+}
+
+int engine_close_socket(SOCKET s) {
+  struct stat status;
+  if (fstat(s, &status) != 0 || !S_ISSOCK(status.st_mode)) return WSAENOTSOCK;
+  untrack_descriptor(s);
+  forget_deferred_connection(s);
+  // POSIX close releases the descriptor even when it reports EINTR; the
+  // socket itself lives on while other descriptors refer to it.
+  close(s);
+  return 0;
+}
+
 }  // namespace wsadup::detail
 
 using namespace wsadup::detail;
@@ -247,6 +345,10 @@ extern "C" int closesocket(SOCKET s) {
       return fail(WSAENOTSOCK);
     }
     cancel_registration_on_close(s);
+    if (layers_installed()) {
+      int error = 0;
+      if (route_close(s, &error)) return error == 0 ? 0 : fail(error);
+    }
     untrack_descriptor(s);
     forget_deferred_connection(s);
     // POSIX close releases the descriptor even when it reports EINTR; the

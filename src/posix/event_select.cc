@@ -42,6 +42,7 @@
 #include "posix/event_registry.h"
 #include "posix/internal.h"
 #include "posix/notification.h"
+#include "posix/provider.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -728,29 +729,26 @@ void forget_notification_after_fork() {
   forget_events_after_fork();
 }
 
-}  // namespace wsadup::detail
+namespace {
 
-using namespace wsadup::detail;
-
-extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
-                              long lNetworkEvents) {
-  ErrnoScope errno_scope;
+// The work of WSAEventSelect and WSAEnumNetworkEvents once s is known to be
+// the socket cookie names: what the exported calls do when the base owns s,
+// and what the base provider's table does (provider_base.cc). Each returns 0
+// or a Winsock error code and never sets the last error.
+int event_select_socket(SOCKET s, uint64_t cookie, WSAEVENT hEventObject,
+                        long lNetworkEvents) {
   try {
-    if (!is_initialised()) return fail(WSANOTINITIALISED);
-    // The cookie is the check that s is a socket.
-    uint64_t cookie = 0;
-    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
     if (lNetworkEvents < 0 ||
         (lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) {
-      return fail(WSAEINVAL);
+      return WSAEINVAL;
     }
     const uint32_t mask = static_cast<uint32_t>(lNetworkEvents);
     int error = 0;
     Registry* registry = registry_for_call(&error);
-    if (registry == nullptr) return fail(error);
+    if (registry == nullptr) return error;
     EventReference event;
     if (mask != 0 && acquire_event(hEventObject, &event) != 0) {
-      return fail(WSAEINVAL);
+      return WSAEINVAL;
     }
     // Non-blocking whatever the mask, as Windows; the flag belongs to the
     // open file description, so every holder of the socket sees it.
@@ -758,19 +756,19 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
     if (flags < 0 || ((flags & O_NONBLOCK) == 0 &&
                       fcntl(s, F_SETFL, flags | O_NONBLOCK) != 0)) {
       release_event(event);
-      return fail_errno(errno);
+      return translate_errno(errno);
     }
     std::lock_guard<std::mutex> local_lock(g_local_mutex);
     if (mask != 0) {
       int status = ensure_watching_locked();
       if (status != 0) {
         release_event(event);
-        return fail(status);
+        return status;
       }
     }
     if (registry->lock() != 0) {
       release_event(event);
-      return fail(WSAENETDOWN);
+      return WSAENETDOWN;
     }
     RegistryRecord* record = registry->find(cookie);
     bool created = false;
@@ -779,7 +777,7 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
       if (record == nullptr) {
         registry->unlock();
         release_event(event);
-        return fail(WSAENOBUFS);
+        return WSAENOBUFS;
       }
       created = true;
     }
@@ -818,28 +816,25 @@ extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
         }
         registry->unlock();
       }
-      return fail(status);
+      return status;
     }
     return 0;
   } catch (...) {
-    return fail(WSAENOBUFS);
+    return WSAENOBUFS;
   }
 }
 
-extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
-                                    LPWSANETWORKEVENTS lpNetworkEvents) {
-  ErrnoScope errno_scope;
+int enum_network_events_of_socket(SOCKET s, uint64_t cookie,
+                                  WSAEVENT hEventObject,
+                                  LPWSANETWORKEVENTS lpNetworkEvents) {
   try {
-    if (!is_initialised()) return fail(WSANOTINITIALISED);
-    uint64_t cookie = 0;  // also the check that s is a socket
-    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
-    if (lpNetworkEvents == nullptr) return fail(WSAEFAULT);
+    if (lpNetworkEvents == nullptr) return WSAEFAULT;
     int error = 0;
     Registry* registry = registry_for_call(&error);
-    if (registry == nullptr) return fail(error);
+    if (registry == nullptr) return error;
     EventReference event;
     if (hEventObject != nullptr && acquire_event(hEventObject, &event) != 0) {
-      return fail(WSAEINVAL);
+      return WSAEINVAL;
     }
     std::lock_guard<std::mutex> local_lock(g_local_mutex);
     // The registrant records what its watch set has queued first (and
@@ -849,7 +844,7 @@ extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
     }
     if (registry->lock() != 0) {
       release_event(event);
-      return fail(WSAENETDOWN);
+      return WSAENETDOWN;
     }
     uint32_t reported = 0;
     pid_t owner = 0;
@@ -885,6 +880,67 @@ extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
     release_event(event);
     if (owed) ring_bell(owner, cookie);
     return 0;
+  } catch (...) {
+    return WSAENOBUFS;
+  }
+}
+
+}  // namespace
+
+int engine_event_select(SOCKET s, WSAEVENT event, long network_events) {
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie)) return WSAENOTSOCK;
+  return event_select_socket(s, cookie, event, network_events);
+}
+
+int engine_enum_network_events(SOCKET s, WSAEVENT event,
+                               LPWSANETWORKEVENTS network_events) {
+  uint64_t cookie = 0;
+  if (!socket_cookie(s, &cookie)) return WSAENOTSOCK;
+  return enum_network_events_of_socket(s, cookie, event, network_events);
+}
+
+}  // namespace wsadup::detail
+
+using namespace wsadup::detail;
+
+// ws2_32 checks WSAStartup and that s is a socket, then hands the call to
+// the provider that owns s; the rest of the checks are the provider's.
+extern "C" int WSAEventSelect(SOCKET s, WSAEVENT hEventObject,
+                              long lNetworkEvents) {
+  ErrnoScope errno_scope;
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    // The cookie is the check that s is a socket.
+    uint64_t cookie = 0;
+    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
+    int error = 0;
+    if (layers_installed() &&
+        route_event_select(s, hEventObject, lNetworkEvents, &error)) {
+      return error == 0 ? 0 : fail(error);
+    }
+    error = event_select_socket(s, cookie, hEventObject, lNetworkEvents);
+    return error == 0 ? 0 : fail(error);
+  } catch (...) {
+    return fail(WSAENOBUFS);
+  }
+}
+
+extern "C" int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
+                                    LPWSANETWORKEVENTS lpNetworkEvents) {
+  ErrnoScope errno_scope;
+  try {
+    if (!is_initialised()) return fail(WSANOTINITIALISED);
+    uint64_t cookie = 0;  // also the check that s is a socket
+    if (!socket_cookie(s, &cookie)) return fail(WSAENOTSOCK);
+    int error = 0;
+    if (layers_installed() &&
+        route_enum_network_events(s, hEventObject, lpNetworkEvents, &error)) {
+      return error == 0 ? 0 : fail(error);
+    }
+    error =
+        enum_network_events_of_socket(s, cookie, hEventObject, lpNetworkEvents);
+    return error == 0 ? 0 : fail(error);
   } catch (...) {
     return fail(WSAENOBUFS);
   }

@@ -366,6 +366,12 @@ void describe_protocol(int family, int type, int protocol,
 void describe_protocol(int family, int type, int protocol,
                        WSAPROTOCOL_INFOW* info);
 
+// Writes record into a token whose public fields a layered provider chain
+// filled (dwCatalogEntryId, chain, name: docs/providers.md), after the
+// whole chain has returned, so that decode_token accepts it; a name that
+// reaches the private space is cut short.
+void seal_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info);
+
 // Reads and checks the private record. Returns 0 or WSAEINVAL.
 int decode_token(const WSAPROTOCOL_INFOA& info, TokenRecord* record);
 int decode_token(const WSAPROTOCOL_INFOW& info, TokenRecord* record);

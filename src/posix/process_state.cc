@@ -8,6 +8,7 @@
 #include "posix/event_registry.h"
 #include "posix/internal.h"
 #include "posix/notification.h"
+#include "posix/provider.h"
 #include "posix/socket_calls.h"
 
 namespace wsadup::detail {
@@ -31,6 +32,7 @@ Agent* g_agent_locked_for_fork = nullptr;
 
 void before_fork() {
   g_state_mutex.lock();
+  catalog_mutex().lock();
   notification_mutex().lock();
   events_mutex().lock();
   g_agent_locked_for_fork = g_agent.get();
@@ -51,6 +53,7 @@ void after_fork_in_parent() {
   }
   events_mutex().unlock();
   notification_mutex().unlock();
+  catalog_mutex().unlock();
   g_state_mutex.unlock();
 }
 
@@ -67,6 +70,7 @@ void after_fork_in_child() {
   forget_notification_after_fork();
   events_mutex().unlock();
   notification_mutex().unlock();
+  reset_catalog_mutex_after_fork();
   // The child never serves its parent's agent: it closes its copies of the
   // agent's descriptors and starts its own agent, for its own pid, when it
   // next needs one. It stays initialised, as its memory says it is.
@@ -116,6 +120,9 @@ int startup() {
   if (g_startup_count == 0) {
     ignore_sigpipe_at_startup();
     map_process_registry();
+    // The catalog file is read when the process starts using wsadup, as
+    // Windows' ws2_32 reads the catalog at WSAStartup.
+    providers_at_startup();
   }
   ++g_startup_count;
   g_initialised.store(true, std::memory_order_release);
@@ -147,6 +154,8 @@ int cleanup() {
   close_cached_connections();
   close_tracked_descriptors();
   close_deferred_connections();
+  // Every provider started is cleaned up once (WSPCleanup).
+  providers_at_cleanup();
   restore_sigpipe_at_cleanup();
   return 0;
 }

@@ -145,12 +145,10 @@ void describe(int family, int type, int protocol, Info* info) {
   }
 }
 
+// Writes record into info's private space, its checksum over info's public
+// fields as they are now.
 template <typename Info>
-void encode(const TokenRecord& record, Info* info) {
-  describe(record.address_family, record.socket_type, record.protocol, info);
-  // Reserved for the provider, as on Windows; here a short tag of the token.
-  info->dwProviderReserved = get32(record.nonce.data());
-
+void write_record(const TokenRecord& record, Info* info) {
   uint8_t bytes[kRecordSize] = {};
   std::memcpy(bytes, kRecordMagic, 4);
   bytes[4] = kRecordVersion;
@@ -165,6 +163,14 @@ void encode(const TokenRecord& record, Info* info) {
   for (size_t i = 0; i < kRecordSize; ++i) {
     info->szProtocol[kRecordIndex + i] = protocol_unit<Info>(bytes[i]);
   }
+}
+
+template <typename Info>
+void encode(const TokenRecord& record, Info* info) {
+  describe(record.address_family, record.socket_type, record.protocol, info);
+  // Reserved for the provider, as on Windows; here a short tag of the token.
+  info->dwProviderReserved = get32(record.nonce.data());
+  write_record(record, info);
 }
 
 // The value of one szProtocol element: char is signed on most ABIs, so the
@@ -233,6 +239,19 @@ void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOA* info) {
 
 void encode_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info) {
   encode(record, info);
+}
+
+void seal_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info) {
+  // The name must end before the record: a longer one is cut short.
+  bool terminated = false;
+  for (size_t i = 0; i < kRecordIndex && !terminated; ++i) {
+    terminated = info->szProtocol[i] == 0;
+  }
+  if (!terminated) info->szProtocol[kRecordIndex - 1] = 0;
+  write_record(record, info);
+  for (size_t i = kRecordIndex + kRecordSize; i <= WSAPROTOCOL_LEN; ++i) {
+    info->szProtocol[i] = 0;
+  }
 }
 
 int decode_token(const WSAPROTOCOL_INFOA& info, TokenRecord* record) {
