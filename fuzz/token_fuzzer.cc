@@ -12,6 +12,10 @@
 //   4  the fields of a TokenRecord, encoded and decoded back
 //   5  as 0, with the record's checksum made right
 //   6  as 1, with the record's checksum made right
+//   7  a layered provider's token: the fields of a TokenRecord, then the
+//      bytes of the WSAPROTOCOL_INFOW a layer wrote over the base's (its own
+//      entry, chain, name: anything), sealed as the library seals it once
+//      the chain has returned (seal_token)
 // Modes 5 and 6 let the fuzzer past the checksum, to every check behind it:
 // a random change almost never keeps a 32-bit checksum right by itself.
 #include <cstddef>
@@ -23,6 +27,7 @@
 
 using wsadup::detail::decode_token;
 using wsadup::detail::encode_token;
+using wsadup::detail::seal_token;
 using wsadup::detail::TokenKind;
 using wsadup::detail::TokenRecord;
 
@@ -183,6 +188,61 @@ uint32_t take32(const uint8_t* data, size_t size, size_t* offset) {
   return value;
 }
 
+// The fields of a record, from the input; *offset moves past them.
+TokenRecord record_from(const uint8_t* data, size_t size, size_t* at) {
+  size_t offset = *at;
+  TokenRecord record;
+  record.kind = offset < size && (data[offset++] & 1) ? TokenKind::kPull
+                                                      : TokenKind::kPush;
+  record.source_pid = take32(data, size, &offset);
+  record.target_pid = take32(data, size, &offset);
+  for (uint8_t& byte : record.nonce) byte = offset < size ? data[offset++] : 0;
+  record.address_family = static_cast<int32_t>(take32(data, size, &offset));
+  record.socket_type = static_cast<int32_t>(take32(data, size, &offset));
+  record.protocol = static_cast<int32_t>(take32(data, size, &offset));
+  *at = offset;
+  return record;
+}
+
+// A token a layered chain filled and the library then sealed: it decodes
+// to the record exactly when the record names no pid 0 and the layer kept
+// the family, type and protocol (a layer's entry is over the same
+// protocol); the public fields the layer wrote are kept, and its name is
+// kept up to where the record starts.
+void seal_layered(const uint8_t* data, size_t size) {
+  size_t offset = 0;
+  bool keep_triplet = offset < size && (data[offset++] & 1) != 0;
+  TokenRecord record = record_from(data, size, &offset);
+  WSAPROTOCOL_INFOW info =
+      from_bytes<WSAPROTOCOL_INFOW>(data + offset, size - offset);
+  if (keep_triplet) {
+    info.iAddressFamily = record.address_family;
+    info.iSocketType = record.socket_type;
+    info.iProtocol = record.protocol;
+  }
+  WSAPROTOCOL_INFOW before = info;
+  seal_token(record, &info);
+  FUZZ_CHECK(std::memcmp(&info, &before,
+                         offsetof(WSAPROTOCOL_INFOW, szProtocol)) == 0);
+  bool terminated = false;
+  for (size_t i = 0; i < kRecordIndex; ++i) {
+    if (!terminated) {
+      FUZZ_CHECK(info.szProtocol[i] == before.szProtocol[i] ||
+                 (i == kRecordIndex - 1 && info.szProtocol[i] == 0));
+    }
+    terminated = terminated || before.szProtocol[i] == 0;
+  }
+  bool decodable = record.source_pid != 0 && record.target_pid != 0 &&
+                   info.iAddressFamily == record.address_family &&
+                   info.iSocketType == record.socket_type &&
+                   info.iProtocol == record.protocol;
+  TokenRecord decoded;
+  FUZZ_CHECK((decode_token(info, &decoded) == 0) == decodable);
+  if (!decodable) return;
+  FUZZ_CHECK(same_record(decoded, record));
+  decode_w(info);
+}
+
 // A record the library encodes decodes back to itself, unless it names pid
 // 0 (which no token may).
 void round_trip(const uint8_t* data, size_t size) {
@@ -220,7 +280,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t* rest = data + 1;
   size_t rest_size = size - 1;
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       decode_a(from_bytes<WSAPROTOCOL_INFOA>(rest, rest_size));
       break;
@@ -242,12 +302,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       decode_a(info);
       break;
     }
-    default: {
+    case 6: {
       auto info = from_bytes<WSAPROTOCOL_INFOW>(rest, rest_size);
       make_checksum_right(&info);
       decode_w(info);
       break;
     }
+    default:
+      seal_layered(rest, rest_size);
+      break;
   }
   // Decoding is pure: no descriptor may appear.
   FUZZ_CHECK(wsadup_fuzz::lowest_free_descriptor() == next_free);
