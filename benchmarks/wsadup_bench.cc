@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "catalog_rows.h"
 #include "notification_rows.h"
 #include "roles.h"
 #include "wsadup/wsadup.h"
@@ -102,7 +103,7 @@ struct Settings {
 Settings g;
 
 // --only=a,b,c runs only those parts (micro, raw, push, pull, cold, node,
-// python, curve, data, memory, idle, notify); for profiling one part at a
+// python, curve, data, memory, idle, notify, catalog); for profiling one part at a
 // time.
 std::string g_only;
 
@@ -1158,6 +1159,7 @@ void print_table(const std::string& node_version, const std::string& python_vers
   std::printf("(p50/raw and rate/raw: against row 1 of this run. C*/W*/P*: one source thread per target, closed loops; p50/p99 per handoff, rate = all handoffs / wall time)\n\n");
 
   print_notification_rows();
+  print_catalog_rows();
 
   std::printf("other measurements\n%s\n", std::string(124, '-').c_str());
   for (const Extra& item : g_extras) {
@@ -1280,6 +1282,7 @@ void print_table(const std::string& node_version, const std::string& python_vers
     missing("data path ratio in 0.95..1.05", g_data.error.c_str());
   }
   print_notification_targets();
+  print_catalog_targets();
   if (g.smoke) std::printf("(smoke run: verdicts above are not meaningful)\n");
 }
 
@@ -1433,6 +1436,15 @@ int driver_main(int argc, char** argv) {
     plan.default_pinned = g_pin;
     run_notification_rows(plan);
   }
+  if (selected("catalog")) {
+    progress("row C1: WSASocket + closesocket with no provider installed");
+    CatalogPlan plan;
+    plan.smoke = g.smoke;
+    plan.rounds = g.rounds;
+    plan.place = place;
+    plan.default_pinned = g_pin;
+    run_catalog_rows(plan);
+  }
   std::string node_version, python_version;
   if (selected("node")) {
     progress("row 5: Node.js");
@@ -1492,6 +1504,7 @@ int driver_main(int argc, char** argv) {
     }
   }
   if (notification_rows_failed()) return 1;
+  if (catalog_rows_failed()) return 1;
   return 0;
 }
 
