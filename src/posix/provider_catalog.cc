@@ -322,7 +322,8 @@ void install_layer_line_locked(std::istringstream& words) {
       !parse_guid(chain_text, &chain_id) || !trusted_file(path)) {
     return;
   }
-  std::vector<const Entry*> lowers;
+  // Copies: installing below adds entries, which may move the table.
+  std::vector<WSAPROTOCOL_INFOW> lowers;
   std::stringstream ids(ids_text);
   std::string id_text;
   while (std::getline(ids, id_text, ',')) {
@@ -333,7 +334,7 @@ void install_layer_line_locked(std::istringstream& words) {
         lower->info.ProtocolChain.ChainLen == LAYERED_PROTOCOL) {
       return;
     }
-    lowers.push_back(lower);
+    lowers.push_back(lower->info);
   }
   if (lowers.empty() || name.empty()) return;
   std::vector<WCHAR> wide_name = wide_from_utf8(name);
@@ -343,7 +344,7 @@ void install_layer_line_locked(std::istringstream& words) {
       info->szProtocol[i] = text[i];
     }
   };
-  WSAPROTOCOL_INFOW layered = lowers[0]->info;
+  WSAPROTOCOL_INFOW layered = lowers[0];
   layered.iSocketType = 0;
   layered.iProtocol = 0;
   layered.dwProviderFlags =
@@ -353,11 +354,11 @@ void install_layer_line_locked(std::istringstream& words) {
   if (install_locked(layered_id, path, nullptr, &layered, 1) != 0) return;
   DWORD layered_entry = g_next_entry_id - 1;
   std::vector<WSAPROTOCOL_INFOW> chains;
-  for (const Entry* lower : lowers) {
-    WSAPROTOCOL_INFOW chain = lower->info;
+  for (const WSAPROTOCOL_INFOW& lower : lowers) {
+    WSAPROTOCOL_INFOW chain = lower;
     WSAPROTOCOLCHAIN& links = chain.ProtocolChain;
     if (links.ChainLen == BASE_PROTOCOL) {
-      links.ChainEntries[1] = lower->info.dwCatalogEntryId;
+      links.ChainEntries[1] = lower.dwCatalogEntryId;
       links.ChainLen = 2;
     } else {
       if (links.ChainLen >= MAX_PROTOCOL_CHAIN) return;
@@ -367,7 +368,7 @@ void install_layer_line_locked(std::istringstream& words) {
     }
     links.ChainEntries[0] = layered_entry;
     std::string full = name + " over [" +
-                       utf8_from_wide(lower->info.szProtocol) + "]";
+                       utf8_from_wide(lower.szProtocol) + "]";
     set_name(&chain, wide_from_utf8(full));
     chains.push_back(chain);
   }
