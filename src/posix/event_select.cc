@@ -18,8 +18,10 @@
 //     rings the registrant's bell (a datagram socket named <pid>.ev in the
 //     rendezvous directory), which its next wait answers.
 //   - The registrant's waits watch its registered descriptors in one epoll
-//     set, edge-triggered on the armed conditions only, so an idle socket or
-//     a reported condition costs no wake-up, and nothing runs between waits.
+//     set, edge-triggered on what each mask can bring, so an idle socket or
+//     a condition already reported costs no wake-up; a re-enabling call
+//     re-arms the watch with EPOLL_CTL_MOD (the kernel queues it again if
+//     the condition still holds), and nothing runs between waits.
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -388,9 +390,9 @@ void rebuild_watches_locked() {
 }
 
 // Brings a registration of this process up to date with its record: drops
-// it if the socket was registered since by anyone, records what holds, sets
-// the event for what is new or owed, and watches for what is armed.
-// Under g_local_mutex; takes the registry's lock.
+// it if the socket was registered since by anyone (or is no longer the
+// socket registered), records what holds and is armed, and sets the event
+// for what is new or owed. Under g_local_mutex; takes the registry's lock.
 // seen: the events epoll reported for it, or 0 to ask the socket. Returns
 // whether it set the registration's event.
 bool refresh_local_locked(Registry* registry, LocalRegistration* local,
