@@ -38,15 +38,6 @@ SOCKET create_socket(int af, int type, int protocol, DWORD flags) {
   return s;
 }
 
-// With a WSAPROTOCOL_INFO, FROM_PROTOCOL_INFO and 0 both mean "the info's
-// value" (Wine's and ReactOS's suites, which pass on Windows, import with
-// WSASocket(0, 0, 0, &info, ...)); a value equal to the info's is accepted
-// too, as Rust's std passes them; anything else contradicts the token.
-bool matches_token(int requested, int token_value) {
-  return requested == FROM_PROTOCOL_INFO || requested == 0 ||
-         requested == token_value;
-}
-
 template <typename Info>
 SOCKET import_socket(int af, int type, int protocol, const Info* info,
                      GROUP group, DWORD flags) {

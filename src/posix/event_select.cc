@@ -69,18 +69,14 @@ struct LocalRegistration {
 };
 
 std::mutex g_local_mutex;
-std::unordered_map<uint64_t, LocalRegistration>* g_local = nullptr;  // by cookie
+// By cookie.
+std::unordered_map<uint64_t, LocalRegistration>* g_local = nullptr;
 std::unordered_map<uint64_t, uint64_t>* g_cookie_of_id = nullptr;
 uint64_t g_next_id = 1;
 std::atomic<int> g_epoll{-1};
 std::atomic<size_t> g_local_count{0};
 int g_bell = -1;
 std::string* g_bell_path = nullptr;
-
-// TCP states (linux/tcp.h's enum, which netinet/tcp.h also names).
-constexpr uint8_t kEstablished = 1, kSynSent = 2, kFinWait1 = 4,
-                  kFinWait2 = 5, kTimeWait = 6, kClose = 7, kCloseWait = 8,
-                  kLastAck = 9, kClosing = 11;
 
 bool socket_cookie(int s, uint64_t* cookie) {
   socklen_t length = sizeof *cookie;
@@ -100,26 +96,16 @@ int socket_type(int s) {
   return type;
 }
 
-// tcpi_state, or 0 for a socket that is not TCP.
-uint8_t tcp_state(int s) {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
-      length < 1) {
-    return 0;
-  }
-  return info.tcpi_state;
-}
-
 bool connected_state(uint8_t state) {
-  return state == kEstablished || state == kCloseWait || state == kFinWait1 ||
-         state == kFinWait2 || state == kLastAck || state == kClosing ||
-         state == kTimeWait;
+  return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT ||
+         state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ||
+         state == TCP_LAST_ACK || state == TCP_CLOSING ||
+         state == TCP_TIME_WAIT;
 }
 
 bool peer_closed_state(uint8_t state) {
-  return state == kCloseWait || state == kLastAck || state == kClosing ||
-         state == kTimeWait;
+  return state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK ||
+         state == TCP_CLOSING || state == TCP_TIME_WAIT;
 }
 
 int bit_of(uint32_t event) { return __builtin_ctz(event); }
@@ -129,8 +115,10 @@ uint32_t initial_flags(int s) {
   if (socket_type(s) != SOCK_STREAM) return 0;
   uint32_t flags = kRecordStream;
   uint8_t state = tcp_state(s);
-  if (state == kSynSent) flags |= kRecordConnecting;
-  else if (connected_state(state)) flags |= kRecordConnected;
+  if (state == TCP_SYN_SENT)
+    flags |= kRecordConnecting;
+  else if (connected_state(state))
+    flags |= kRecordConnected;
   // A stream neither connecting nor connected may still connect: its
   // completion is then recognised by the state it reaches (conditions()).
   return flags;
@@ -172,13 +160,13 @@ uint32_t conditions(int s, RegistryRecord* record, uint32_t armed,
   const bool quiet = (record->flags & kRecordConnected) != 0 &&
                      (ready & (POLLRDHUP | POLLHUP | POLLERR)) == 0 &&
                      !((armed & FD_WRITE) != 0 && (ready & POLLOUT) != 0);
-  const uint8_t state = quiet ? kEstablished : tcp_state(s);
+  const uint8_t state =
+      quiet ? static_cast<uint8_t>(TCP_ESTABLISHED) : tcp_state(s);
   if (state == 0) {
     // A stream that is not TCP (AF_UNIX): connected while it has a peer.
     sockaddr_storage peer;
     socklen_t peer_length = sizeof peer;
-    if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_length) ==
-        0) {
+    if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) {
       record->flags |= kRecordConnected;
     }
     if ((record->flags & kRecordConnected) == 0) return 0;
@@ -191,7 +179,7 @@ uint32_t conditions(int s, RegistryRecord* record, uint32_t armed,
     }
     return found;
   }
-  if (state == kSynSent) {
+  if (state == TCP_SYN_SENT) {
     record->flags |= kRecordConnecting;
     return 0;
   }
@@ -203,7 +191,7 @@ uint32_t conditions(int s, RegistryRecord* record, uint32_t armed,
       record->flags &= ~kRecordConnecting;
       found |= FD_CONNECT;
       errors[FD_CONNECT_BIT] = 0;
-    } else if (state == kClose && (ready & POLLERR)) {
+    } else if (state == TCP_CLOSE && (ready & POLLERR)) {
       // A connect that failed: its error is the socket's pending error.
       int error = 0;
       socklen_t error_length = sizeof error;
@@ -225,13 +213,14 @@ uint32_t conditions(int s, RegistryRecord* record, uint32_t armed,
     getsockopt(s, SOL_SOCKET, SO_OOBINLINE, &inline_oob, &inline_length);
     if (inline_oob == 0) found |= FD_OOB;
   }
-  if ((ready & POLLOUT) && (state == kEstablished || state == kCloseWait)) {
+  if ((ready & POLLOUT) &&
+      (state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT)) {
     found |= FD_WRITE;
   }
   if (peer_closed_state(state)) {
     found |= FD_CLOSE;
     errors[FD_CLOSE_BIT] = 0;
-  } else if (state == kClose) {
+  } else if (state == TCP_CLOSE) {
     found |= FD_CLOSE;
     errors[FD_CLOSE_BIT] = (ready & POLLERR) ? WSAECONNRESET : 0;
   }
@@ -279,19 +268,13 @@ uint32_t interest_for(uint32_t mask) {
   return interest;
 }
 
-std::string bell_path_of(const std::string& directory, pid_t pid) {
-  std::string path = directory + "/" + std::to_string(pid) + ".ev";
-  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) return std::string();
-  return path;
-}
-
 // Tells process pid that a record it owns has bits owed or newly armed.
 // Best effort and never waits: the datagram is a hint, and a registrant that
 // misses it records at its next re-enabling call or enumeration.
 void ring_bell(pid_t pid, uint64_t cookie) {
   std::string directory;
   if (own_rendezvous_directory(&directory) != 0) return;
-  std::string path = bell_path_of(directory, pid);
+  std::string path = rendezvous_name(directory, pid, ".ev");
   if (path.empty()) return;
   int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return;
@@ -313,15 +296,17 @@ int ensure_watching_locked() {
   }
   if (g_epoll.load() >= 0) return 0;
   int epoll = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll < 0) return errno == EMFILE || errno == ENFILE ? WSAEMFILE
-                                                           : WSAENOBUFS;
+  if (epoll < 0)
+    return errno == EMFILE || errno == ENFILE ? WSAEMFILE : WSAENOBUFS;
   std::string directory;
   int status = own_rendezvous_directory(&directory);
-  std::string path =
-      status == 0 ? bell_path_of(directory, current_pid()) : std::string();
-  int bell = path.empty() ? -1
-                          : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
-                                                SOCK_NONBLOCK, 0);
+  std::string path = status == 0
+                         ? rendezvous_name(directory, current_pid(), ".ev")
+                         : std::string();
+  int bell =
+      path.empty()
+          ? -1
+          : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (bell >= 0) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
@@ -358,10 +343,9 @@ bool drop_local_locked(uint64_t cookie) {
   // this registration's: deleting by number would hit another file, so the
   // stale item is left to the next rebuild of the set.
   uint64_t now_cookie = 0;
-  bool deleted = socket_cookie(local.descriptor, &now_cookie) &&
-                 now_cookie == cookie &&
-                 epoll_ctl(g_epoll.load(), EPOLL_CTL_DEL, local.descriptor,
-                           nullptr) == 0;
+  bool deleted =
+      socket_cookie(local.descriptor, &now_cookie) && now_cookie == cookie &&
+      epoll_ctl(g_epoll.load(), EPOLL_CTL_DEL, local.descriptor, nullptr) == 0;
   release_event(local.event);
   g_cookie_of_id->erase(local.id);
   g_local->erase(found);
@@ -650,8 +634,7 @@ void cancel_registration_on_close(int s) {
   bool registered_here = false;
   if (g_local != nullptr) {
     auto found = g_local->find(cookie);
-    registered_here =
-        found != g_local->end() && found->second.descriptor == s;
+    registered_here = found != g_local->end() && found->second.descriptor == s;
   }
   if (registry->lock() == 0) {
     RegistryRecord* record = registry->find(cookie);
@@ -865,8 +848,8 @@ int enum_network_events_of_socket(SOCKET s, uint64_t cookie,
       }
       // Bits from the shared file index iErrorCode: only FD_MAX_EVENTS of
       // them can, whatever another process wrote there.
-      reported = record->pending & record->mask &
-                 static_cast<uint32_t>(FD_ALL_EVENTS);
+      reported =
+          record->pending & record->mask & static_cast<uint32_t>(FD_ALL_EVENTS);
       for (uint32_t bits = reported; bits != 0; bits &= bits - 1) {
         int bit = __builtin_ctz(bits);
         lpNetworkEvents->iErrorCode[bit] = record->errors[bit];

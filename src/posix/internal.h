@@ -150,6 +150,10 @@ int rendezvous_directory_of(pid_t pid, uid_t owner, std::string* directory);
 // directory + "/" + pid + ".sock", or an empty string when it would not fit
 // in sockaddr_un.
 std::string rendezvous_path(const std::string& directory, pid_t pid);
+// directory + "/" + pid + suffix, under the same bound: the names a process
+// keeps there (".ev": its notification bell, event_select.cc).
+std::string rendezvous_name(const std::string& directory, pid_t pid,
+                            const char* suffix);
 
 // Reads the kernel's credentials for the peer of connection.
 int peer_identity(int connection, PeerIdentity* identity);
@@ -371,6 +375,16 @@ void describe_protocol(int family, int type, int protocol,
 // whole chain has returned, so that decode_token accepts it; a name that
 // reaches the private space is cut short.
 void seal_token(const TokenRecord& record, WSAPROTOCOL_INFOW* info);
+
+// An import's af, type or protocol against the token's: with a
+// WSAPROTOCOL_INFO, FROM_PROTOCOL_INFO and 0 both mean "the info's value"
+// (Wine's and ReactOS's suites, which pass on Windows, import with
+// WSASocket(0, 0, 0, &info, ...)); a value equal to the info's is accepted
+// too, as Rust's std passes them; anything else contradicts the token.
+inline bool matches_token(int requested, int token_value) {
+  return requested == FROM_PROTOCOL_INFO || requested == 0 ||
+         requested == token_value;
+}
 
 // Reads and checks the private record. Returns 0 or WSAEINVAL.
 int decode_token(const WSAPROTOCOL_INFOA& info, TokenRecord* record);

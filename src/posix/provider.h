@@ -135,6 +135,12 @@ bool take_duplicate_record(DWORD key, TokenRecord* record);
 
 // --------------------------------------------------------------- route --
 
+// A provider's SOCKET_ERROR that sets no code is reported as
+// WSASYSCALLFAILURE, as ws2_32 does.
+inline int provider_error(int error) {
+  return error != 0 ? error : WSASYSCALLFAILURE;
+}
+
 // Each returns true when the call went through an installed entry; the
 // result (0, a socket, or SOCKET_ERROR) is in *result and a failure's code
 // in *error. false: the engine handles the call as before.

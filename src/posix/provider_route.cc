@@ -20,16 +20,6 @@ bool same_guid(const GUID& a, const GUID& b) {
   return std::memcmp(&a, &b, sizeof(GUID)) == 0;
 }
 
-// As api.cc's import: FROM_PROTOCOL_INFO, 0 or the token's own value.
-bool matches_token(int requested, int token_value) {
-  return requested == FROM_PROTOCOL_INFO || requested == 0 ||
-         requested == token_value;
-}
-
-// A provider's SOCKET_ERROR that sets no code is reported as
-// WSASYSCALLFAILURE, as ws2_32 does.
-int provider_error(int error) { return error != 0 ? error : WSASYSCALLFAILURE; }
-
 }  // namespace
 
 void widen_info(const WSAPROTOCOL_INFOA& from, WSAPROTOCOL_INFOW* to) {

@@ -13,10 +13,6 @@
 namespace wsadup::detail {
 namespace {
 
-// A provider's SOCKET_ERROR that sets no code is reported as
-// WSASYSCALLFAILURE, as ws2_32 does (provider_route.cc does the same).
-int provider_error(int error) { return error != 0 ? error : WSASYSCALLFAILURE; }
-
 // The started table of the entry that owns s, or nullptr when the base owns
 // it or its owner cannot be reached any more (deinstalled, or failing to
 // start): then the engine registers the descriptor itself, as closesocket

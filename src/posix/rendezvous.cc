@@ -163,10 +163,15 @@ int rendezvous_directory_of(pid_t pid, uid_t owner, std::string* directory) {
   return own_rendezvous_directory(directory);
 }
 
-std::string rendezvous_path(const std::string& directory, pid_t pid) {
-  std::string path = directory + "/" + std::to_string(pid) + ".sock";
+std::string rendezvous_name(const std::string& directory, pid_t pid,
+                            const char* suffix) {
+  std::string path = directory + "/" + std::to_string(pid) + suffix;
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) return std::string();
   return path;
+}
+
+std::string rendezvous_path(const std::string& directory, pid_t pid) {
+  return rendezvous_name(directory, pid, ".sock");
 }
 
 int peer_identity(int connection, PeerIdentity* identity) {

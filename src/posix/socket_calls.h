@@ -14,12 +14,18 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
+
 #include "wsadup/wsadup.h"
 
 namespace wsadup::detail {
 
 // The family, type and protocol of s; false when s is not an open socket.
 bool socket_kind(int s, int* family, int* type, int* protocol);
+
+// The TCP state of s (tcpi_state: TCP_ESTABLISHED, ...), or 0 for a socket
+// that is not TCP.
+uint8_t tcp_state(int s);
 
 // True when s is an open socket.
 bool is_socket(int s);

@@ -108,10 +108,7 @@ int receive(SOCKET s, LPWSABUF buffers, DWORD count, LPDWORD received,
 // True when this side of TCP connection s has sent its FIN: shutdown(SD_SEND)
 // or closed (the states after FIN_WAIT1 in RFC 793's diagram).
 bool sent_own_fin(int s) {
-  tcp_info info{};
-  socklen_t length = sizeof(info);
-  if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return false;
-  switch (info.tcpi_state) {
+  switch (tcp_state(s)) {
     case TCP_FIN_WAIT1:
     case TCP_FIN_WAIT2:
     case TCP_TIME_WAIT:

@@ -10,6 +10,15 @@
 
 namespace wsadup::detail {
 
+uint8_t tcp_state(int s) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || length < 1) {
+    return 0;
+  }
+  return info.tcpi_state;
+}
+
 bool socket_kind(int s, int* family, int* type, int* protocol) {
   socklen_t length = sizeof(int);
   if (getsockopt(s, SOL_SOCKET, SO_TYPE, type, &length) != 0) return false;
