@@ -118,6 +118,53 @@ WSADUP_TEST_HELPER(closes_descriptors_during_handoffs) {
   _exit(helper_write_frame(report.str()) ? 0 : 5);  // see above
 }
 
+// After close_range, the application's own event objects take the lowest
+// numbers, the ones the agent's loop had. Every eventfd shares one inode, so
+// none of them may be taken for the agent's: the calls still say
+// WSAENETDOWN and write into none of them, WSACleanup does not wait for a
+// loop nothing can wake, and the next WSAStartup works.
+WSADUP_TEST_HELPER(reuses_the_agents_numbers_for_event_objects) {
+  std::ostringstream report;
+  WSADATA data;
+  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  if (s == INVALID_SOCKET) return 3;
+  int duplicate_error = 0, import_error = 0;
+  WSAPROTOCOL_INFOA token;
+  SOCKET imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << "before=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+
+  if (close_range(3, ~0U, 0) != 0) return 4;
+  // More numbers than the agent, its cached connection and the two sockets
+  // held: each of theirs is an eventfd now.
+  constexpr DWORD kEvents = 24;
+  WSAEVENT events[kEvents];
+  for (WSAEVENT& event : events) {
+    event = WSACreateEvent();
+    if (event == WSA_INVALID_EVENT) return 5;
+  }
+  s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " duplicate=" << duplicate_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  DWORD waited = WSAWaitForMultipleEvents(kEvents, events, FALSE, 0, FALSE);
+  report << " signalled="
+         << (waited == WSA_WAIT_TIMEOUT ? std::string("none")
+                                        : std::to_string(waited));
+  // The last WSACleanup closes the event objects with everything else.
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+
+  report << " startup=" << WSAStartup(MAKEWORD(2, 2), &data);
+  s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " after=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  if (s != INVALID_SOCKET) closesocket(s);
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+  _exit(helper_write_frame(report.str()) ? 0 : 6);  // see above
+}
+
 using ClosedDescriptors = ConformanceTest;
 
 TEST_F(ClosedDescriptors,
@@ -148,6 +195,21 @@ TEST_F(ClosedDescriptors, CloseRangeDuringHandoffsNeverAbortsAndStartupWorksAgai
   ASSERT_TRUE(reported);
   EXPECT_EQ(report,
             "handed=yes closed=0 cleanup=0 startup=0 after=0,0 cleanup=0");
+}
+
+TEST_F(ClosedDescriptors, EventObjectsOnTheAgentsOldNumbersAreNotTakenForIt) {
+  std::unique_ptr<ChildProcess> child =
+      ChildProcess::spawn("reuses_the_agents_numbers_for_event_objects", {});
+  ASSERT_TRUE(child);
+  std::string report;
+  bool reported = read_frame(*child, &report);
+  int code = child->wait(kProcessTimeoutMs);
+  ASSERT_EQ(code, 0) << "the helper died, failed or hung: " << report;
+  ASSERT_TRUE(reported);
+  const std::string down = std::to_string(WSAENETDOWN);
+  EXPECT_EQ(report, "before=0,0 duplicate=" + down +
+                        " signalled=none cleanup=0 startup=0 after=0,0"
+                        " cleanup=0");
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ bool signalled_within(WSAEVENT event, DWORD ms) {
          WSA_WAIT_EVENT_0;
 }
 
-// Imports the socket whose token is the first frame, registers it for
+// Says "started" once initialised (a token sent before then could land on
+// the agent of the harness's warm-up start, which its WSACleanup closes),
+// imports the socket whose token is the next frame, registers it for
 // FD_READ, says "registered", then does what the next frame says:
 //   hold    takes the registry's lock, says "holding", and waits to be killed
 //   change  takes the lock, starts changing the socket's record, and exits
@@ -50,6 +52,7 @@ bool signalled_within(WSAEVENT event, DWORD ms) {
 WSADUP_TEST_HELPER(registrant) {
   WSADATA data;
   if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  if (!helper_write_frame("started")) return 5;
   std::string bytes;
   WSAPROTOCOL_INFOA token;
   if (!helper_read_frame(&bytes) || !token_from_bytes(bytes, &token)) return 3;
@@ -96,6 +99,7 @@ TEST_F(RegistryCrash, ARegistrantKilledHoldingTheLockNeverBlocksTheOthers) {
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
   auto child = ChildProcess::spawn("registrant", {});
   ASSERT_TRUE(child);
+  ASSERT_EQ(next_frame(*child), "started");
   ASSERT_TRUE(write_frame(*child, duplicate_for(pair.server, child->pid())));
   ASSERT_EQ(next_frame(*child), "registered");
   ASSERT_TRUE(write_frame(*child, "hold"));
@@ -127,6 +131,7 @@ TEST_F(RegistryCrash, ARegistrantDyingMidChangeLeavesTheSocketUnregistered) {
   ASSERT_TRUE(make_tcp_pair(AF_INET, &pair));
   auto child = ChildProcess::spawn("registrant", {});
   ASSERT_TRUE(child);
+  ASSERT_EQ(next_frame(*child), "started");
   ASSERT_TRUE(write_frame(*child, duplicate_for(pair.server, child->pid())));
   ASSERT_EQ(next_frame(*child), "registered");
   // Registered by the other process: blocking mode is refused here too.

@@ -100,7 +100,6 @@ int Agent::start(std::shared_ptr<Agent>* agent) {
     return WSASYSNOTREADY;
   }
   created->listener_identity_ = identity_of(created->listener_);
-  created->wakeup_identity_ = identity_of(created->loop_.wakeup_descriptor());
   try {
     created->thread_ = std::thread([raw = created.get()] { raw->run(); });
   } catch (...) {
@@ -165,10 +164,10 @@ bool Agent::still(const Identity& identity) {
          status.st_dev == identity.device && status.st_ino == identity.inode;
 }
 
-// One fstat on the import path: a daemon's close_range closes the wakeup
-// descriptor with everything else. (The listener is checked where it is
-// closed, close_all_descriptors.)
-bool Agent::intact() const { return still(wakeup_identity_); }
+// Two fstat calls on the import path: a daemon's close_range closes the
+// loop's wake-up pipe with everything else. (The listener is checked where
+// it is closed, close_all_descriptors.)
+bool Agent::intact() const { return loop_.intact(); }
 
 void Agent::stop() {
   if (thread_.joinable() && !intact()) {

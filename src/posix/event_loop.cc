@@ -3,8 +3,9 @@
 // reports -1 to its caller, and a loop whose descriptors are gone ends.
 #include "posix/event_loop.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,22 +28,40 @@ uint32_t epoll_events(uint32_t events) {
 
 int EventLoop::open() {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
-  wakeup_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) == 0) {
+    wake_read_ = ends[0];
+    wake_write_ = ends[1];
+  }
+  struct stat status;
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.ptr = kWakeup;
-  if (epoll_ < 0 || wakeup_ < 0 ||
-      epoll_ctl(epoll_, EPOLL_CTL_ADD, wakeup_, &event) != 0) {
+  if (epoll_ < 0 || wake_read_ < 0 || fstat(wake_read_, &status) != 0 ||
+      epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_read_, &event) != 0) {
     close_descriptors();
     return -1;
   }
+  pipe_device_ = status.st_dev;
+  pipe_inode_ = status.st_ino;
   return 0;
 }
 
 void EventLoop::close_descriptors() {
   if (epoll_ >= 0) ::close(epoll_);
-  if (wakeup_ >= 0) ::close(wakeup_);
-  epoll_ = wakeup_ = -1;
+  if (wake_read_ >= 0) ::close(wake_read_);
+  if (wake_write_ >= 0) ::close(wake_write_);
+  epoll_ = wake_read_ = wake_write_ = -1;
+}
+
+bool EventLoop::is_own_pipe(int descriptor) const {
+  struct stat status;
+  return descriptor >= 0 && fstat(descriptor, &status) == 0 &&
+         status.st_dev == pipe_device_ && status.st_ino == pipe_inode_;
+}
+
+bool EventLoop::intact() const {
+  return is_own_pipe(wake_read_) && is_own_pipe(wake_write_);
 }
 
 void EventLoop::init(Watch* watch, int descriptor, void* data) {
@@ -91,10 +110,12 @@ void EventLoop::init(Signal* signal, Signal::Callback callback, void* data) {
 
 void EventLoop::send(Signal* signal) {
   signal->pending.store(true, std::memory_order_release);
-  uint64_t one = 1;
-  // EAGAIN: the counter is full, so a wake-up is pending anyway. EBADF: the
-  // application closed the loop's descriptors; nothing will run it again.
-  ssize_t ignored = write(wakeup_, &one, sizeof(one));
+  // Not into a file the application opened on the number after closing
+  // the pipe: then nothing will run this loop again anyway.
+  if (!is_own_pipe(wake_write_)) return;
+  char one = 1;
+  // EAGAIN: the pipe is full, so a wake-up is pending anyway.
+  ssize_t ignored = write(wake_write_, &one, sizeof(one));
   (void)ignored;
 }
 
@@ -117,19 +138,23 @@ void EventLoop::run() {
   constexpr int kBatch = 64;
   epoll_event events[kBatch];
   while (running_) {
+    // Checked before the loop sleeps and again when it wakes (see the
+    // header): a closed pipe means the application closed the loop's
+    // descriptors, and what is left to close is left alone, since its
+    // numbers may be the application's files by now.
+    // (The read end, the one in the epoll set; send() checks the other.)
+    if (!is_own_pipe(wake_read_)) return;
     int ready = epoll_wait(epoll_, events, kBatch, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      // EBADF, EINVAL: the application closed the loop's descriptors. What
-      // is left to close is left alone: its numbers may be the
-      // application's files by now.
-      return;
+      return;  // EBADF, EINVAL: the same, seen by epoll_wait
     }
+    if (!is_own_pipe(wake_read_)) return;  // woken on a set not its own
     std::lock_guard<std::mutex> busy(busy_);
     for (int i = 0; i < ready; ++i) {
       if (events[i].data.ptr == kWakeup) {
-        uint64_t count = 0;
-        ssize_t ignored = read(wakeup_, &count, sizeof(count));
+        char drained[64];
+        ssize_t ignored = read(wake_read_, drained, sizeof(drained));
         (void)ignored;
         // Signals are only ever added before the loop runs, and closing one
         // only marks it, so the list stays as it is while callbacks run.

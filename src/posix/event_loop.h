@@ -1,9 +1,20 @@
-// The agent's event loop: one epoll descriptor, one eventfd for wake-ups
-// from other threads, level-triggered watches on descriptors. It replaces a
+// The agent's event loop: one epoll descriptor, one pipe for wake-ups from
+// other threads, level-triggered watches on descriptors. It replaces a
 // general event library for one reason: the application may close the
 // loop's own descriptors under it (a daemon's "close every descriptor above
 // 2"), and then this loop ends quietly where a general one aborts the
 // process. It has no timers: idle, it sleeps in epoll_wait and costs nothing.
+//
+// The wake-up is a pipe, not an eventfd, for its identity: every eventfd
+// and every epoll descriptor share one inode, so fstat cannot tell the
+// loop's own from one the application (or WSACreateEvent) opened on the
+// same number after closing it, while each pipe has an inode of its own.
+// The loop checks that identity before it sleeps and again when it wakes,
+// before it touches anything: a loop thread that had not yet reached
+// epoll_wait when its descriptors were closed, and then sleeps on an epoll
+// descriptor that a new WSAStartup opened on the same number, wakes on the
+// new loop's first event, finds its pipe gone, and ends without taking it
+// (level-triggered events go back to the other sleeper).
 #ifndef WSADUP_SRC_POSIX_EVENT_LOOP_H
 #define WSADUP_SRC_POSIX_EVENT_LOOP_H
 
@@ -51,13 +62,14 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Opens the epoll descriptor and the eventfd (close-on-exec). 0 or -1.
+  // Opens the epoll descriptor and the wake-up pipe (close-on-exec). 0 or
+  // -1.
   int open();
   // Closes them; for a loop that does not run (or no longer does).
   void close_descriptors();
-  // The descriptor other threads' sends write to (its identity tells
-  // whether the application closed the loop's descriptors).
-  int wakeup_descriptor() const { return wakeup_; }
+  // False once the application has closed (or replaced) the wake-up pipe's
+  // ends, as a daemon's close_range does with everything. Two fstat calls.
+  bool intact() const;
   int epoll_descriptor() const { return epoll_; }
 
   // Loop thread only, or before the loop runs. start returns 0 or -1;
@@ -89,8 +101,13 @@ class EventLoop {
  private:
   void finish_closes();
 
+  bool is_own_pipe(int descriptor) const;
+
   int epoll_ = -1;
-  int wakeup_ = -1;
+  int wake_read_ = -1;   // in the epoll set
+  int wake_write_ = -1;  // what send() writes to
+  uint64_t pipe_device_ = 0;  // the pipe's identity, taken at open()
+  uint64_t pipe_inode_ = 0;
   bool running_ = false;
   std::mutex busy_;
   std::vector<Signal*> signals_;

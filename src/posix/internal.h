@@ -189,9 +189,9 @@ class Agent {
   // descriptor nothing can reach; it is detached and left with this object.
   void stop();
 
-  // False once the application has closed (or replaced) the descriptors the
-  // agent's loop is woken through or listens on, as a daemon's "close every
-  // descriptor above 2" does. One fstat call.
+  // False once the application has closed (or replaced) the pipe the
+  // agent's loop is woken through, as a daemon's "close every descriptor
+  // above 2" does. Two fstat calls (EventLoop::intact).
   bool intact() const;
   // True after stop() found it not intact: the object must then outlive
   // the process (its thread still refers to it).
@@ -297,7 +297,6 @@ class Agent {
   int listener_ = -1;
   int reserve_descriptor_ = -1;  // spent to take a connection at EMFILE
   Identity listener_identity_;  // recorded when the loop starts
-  Identity wakeup_identity_;    // the descriptor a Signal send writes to
   std::string path_;
   std::vector<Connection*> connections_;
 
