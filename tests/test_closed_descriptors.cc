@@ -3,6 +3,8 @@
 // them fail with WSAENETDOWN, WSACleanup returns (no abort inside the event
 // loop, no hang), and the next WSAStartup works again. Run in a helper
 // process, since it closes every descriptor above 2.
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +12,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "support.h"
 
@@ -165,6 +169,75 @@ WSADUP_TEST_HELPER(reuses_the_agents_numbers_for_event_objects) {
   _exit(helper_write_frame(report.str()) ? 0 : 6);  // see above
 }
 
+// A registration, then close_range: the event, the epoll set and the bell
+// that served it have numbers the application's own files take next. Those
+// files survive everything that follows, a new registration works, and
+// WSACleanup and WSAStartup work again.
+WSADUP_TEST_HELPER(closes_descriptors_after_event_select) {
+  std::ostringstream report;
+  WSADATA data;
+  if (WSAStartup(MAKEWORD(2, 2), &data) != 0) return 2;
+  TcpPair pair;
+  if (!make_tcp_pair(AF_INET, &pair)) return 3;
+  WSAEVENT event = WSACreateEvent();
+  if (event == WSA_INVALID_EVENT ||
+      WSAEventSelect(pair.server, event, FD_READ) != 0) {
+    return 4;
+  }
+  if (send(pair.client, "x", 1, 0) != 1) return 5;
+  report << "before=" << WSAWaitForMultipleEvents(1, &event, FALSE, 5000, FALSE);
+
+  if (close_range(3, ~0U, 0) != 0) return 6;
+  // More numbers than wsadup and the sockets above had, each the
+  // application's own socket now; each remembered by its inode.
+  std::vector<std::pair<int, ino_t>> own;
+  for (int i = 0; i < 16; ++i) {
+    int ends[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) return 7;
+    for (int end : ends) {
+      struct stat status;
+      if (fstat(end, &status) != 0) return 8;
+      own.emplace_back(end, status.st_ino);
+    }
+  }
+  auto kept = [&own] {
+    size_t same = 0;
+    for (const auto& [descriptor, inode] : own) {
+      struct stat status;
+      if (fstat(descriptor, &status) == 0 && status.st_ino == inode) ++same;
+    }
+    return same == own.size() ? std::string("all")
+                              : std::to_string(own.size() - same) + " lost";
+  };
+  // A registration of a socket made now is watched by a set of its own.
+  TcpPair fresh;
+  if (!make_tcp_pair(AF_INET, &fresh)) return 9;
+  WSAEVENT second = WSACreateEvent();
+  report << " select="
+         << (WSAEventSelect(fresh.server, second, FD_READ) == 0
+                 ? 0 : WSAGetLastError());
+  if (send(fresh.client, "y", 1, 0) != 1) return 10;
+  report << " after=" << WSAWaitForMultipleEvents(1, &second, FALSE, 5000, FALSE);
+  WSANETWORKEVENTS events;
+  report << " enum="
+         << (WSAEnumNetworkEvents(fresh.server, second, &events) == 0
+                 ? events.lNetworkEvents : -WSAGetLastError());
+  report << " kept=" << kept();
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+  report << " kept=" << kept();
+  report << " startup=" << WSAStartup(MAKEWORD(2, 2), &data);
+  SOCKET s = WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
+  int duplicate_error = 0, import_error = 0;
+  WSAPROTOCOL_INFOA token;
+  SOCKET imported = handoff_to_self(s, &duplicate_error, &import_error, &token);
+  report << " handoff=" << duplicate_error << "," << import_error;
+  if (imported != INVALID_SOCKET) closesocket(imported);
+  if (s != INVALID_SOCKET) closesocket(s);
+  report << " cleanup=" << (WSACleanup() == 0 ? 0 : WSAGetLastError());
+  report << " kept=" << kept();
+  _exit(helper_write_frame(report.str()) ? 0 : 11);  // see above
+}
+
 using ClosedDescriptors = ConformanceTest;
 
 TEST_F(ClosedDescriptors,
@@ -210,6 +283,22 @@ TEST_F(ClosedDescriptors, EventObjectsOnTheAgentsOldNumbersAreNotTakenForIt) {
   EXPECT_EQ(report, "before=0,0 duplicate=" + down +
                         " signalled=none cleanup=0 startup=0 after=0,0"
                         " cleanup=0");
+}
+
+TEST_F(ClosedDescriptors,
+       AfterARegistrationTheApplicationsFilesOnItsNumbersAreLeftAlone) {
+  std::unique_ptr<ChildProcess> child =
+      ChildProcess::spawn("closes_descriptors_after_event_select", {});
+  ASSERT_TRUE(child);
+  std::string report;
+  bool reported = read_frame(*child, &report);
+  int code = child->wait(kProcessTimeoutMs);
+  ASSERT_EQ(code, 0) << "the helper died, failed or hung: " << report;
+  ASSERT_TRUE(reported);
+  EXPECT_EQ(report, "before=0 select=0 after=0 enum=" +
+                        std::to_string(FD_READ) +
+                        " kept=all cleanup=0 kept=all startup=0 handoff=0,0"
+                        " cleanup=0 kept=all");
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ std::atomic<int> g_epoll{-1};
 std::atomic<size_t> g_local_count{0};
 int g_bell = -1;
 std::string* g_bell_path = nullptr;
+dev_t g_bell_device = 0;  // the bell's identity: a socket's inode is its own
+ino_t g_bell_inode = 0;
 
 bool socket_cookie(int s, uint64_t* cookie) {
   socklen_t length = sizeof *cookie;
@@ -286,15 +288,68 @@ void ring_bell(pid_t pid, uint64_t cookie) {
   close(s);
 }
 
-// The epoll set and the bell, made at this process's first registration.
-// Under g_local_mutex. 0 or a Winsock error.
+// Whether the epoll set and the bell are still this process's own: the
+// application may have closed them (a daemon's close_range) and opened
+// files of its own on their numbers. The bell is checked by its inode; the
+// set, whose inode every epoll set shares, by holding the bell. Under
+// g_local_mutex.
+bool watching_intact_locked() {
+  int epoll = g_epoll.load();
+  struct stat status;
+  if (epoll < 0 || g_bell < 0 || fstat(g_bell, &status) != 0 ||
+      status.st_dev != g_bell_device || status.st_ino != g_bell_inode) {
+    return false;
+  }
+  epoll_event item{};
+  item.events = EPOLLIN;
+  item.data.u64 = 0;
+  return epoll_ctl(epoll, EPOLL_CTL_MOD, g_bell, &item) == 0;
+}
+
+bool drop_local_locked(uint64_t cookie);
+
+// After watching_intact_locked said no: forgets the set and the bell
+// without closing their numbers (the application's files now), and the
+// registrations they watched, as a closesocket would end them.
+void abandon_watching_locked() {
+  g_epoll.store(-1);
+  g_bell = -1;
+  if (g_bell_path != nullptr && !g_bell_path->empty()) {
+    unlink(g_bell_path->c_str());
+    g_bell_path->clear();
+  }
+  if (g_local == nullptr) return;
+  int error = 0;
+  Registry* registry = process_registry(&error);
+  std::vector<uint64_t> cookies;
+  for (auto& [cookie, local] : *g_local) cookies.push_back(cookie);
+  for (uint64_t cookie : cookies) {
+    const LocalRegistration& local = (*g_local)[cookie];
+    if (registry != nullptr && registry->lock() == 0) {
+      RegistryRecord* record = registry->find(cookie);
+      if (record != nullptr && owned_here(record) &&
+          record->generation == local.generation) {
+        registry->remove(record);
+      }
+      registry->unlock();
+    }
+    drop_local_locked(cookie);  // its epoll item went with the set
+  }
+}
+
+// The epoll set and the bell, made at this process's first registration
+// (and again if the application closed them). Under g_local_mutex. 0 or a
+// Winsock error.
 int ensure_watching_locked() {
   if (g_local == nullptr) {
     g_local = new std::unordered_map<uint64_t, LocalRegistration>();
     g_cookie_of_id = new std::unordered_map<uint64_t, uint64_t>();
     g_bell_path = new std::string();
   }
-  if (g_epoll.load() >= 0) return 0;
+  if (g_epoll.load() >= 0) {
+    if (watching_intact_locked()) return 0;
+    abandon_watching_locked();
+  }
   int epoll = epoll_create1(EPOLL_CLOEXEC);
   if (epoll < 0)
     return errno == EMFILE || errno == ENFILE ? WSAEMFILE : WSAENOBUFS;
@@ -323,10 +378,18 @@ int ensure_watching_locked() {
       unlink(path.c_str());
     }
   }
+  struct stat bell_status;
+  if (bell >= 0 && fstat(bell, &bell_status) != 0) {
+    close(bell);
+    bell = -1;
+    unlink(path.c_str());
+  }
   if (bell < 0) {
     close(epoll);
     return WSAENOBUFS;
   }
+  g_bell_device = bell_status.st_dev;
+  g_bell_inode = bell_status.st_ino;
   g_bell = bell;
   *g_bell_path = path;
   g_epoll.store(epoll);
@@ -343,9 +406,11 @@ bool drop_local_locked(uint64_t cookie) {
   // this registration's: deleting by number would hit another file, so the
   // stale item is left to the next rebuild of the set.
   uint64_t now_cookie = 0;
+  int epoll = g_epoll.load();
   bool deleted =
-      socket_cookie(local.descriptor, &now_cookie) && now_cookie == cookie &&
-      epoll_ctl(g_epoll.load(), EPOLL_CTL_DEL, local.descriptor, nullptr) == 0;
+      epoll < 0 ||  // the set itself is gone (abandon_watching_locked)
+      (socket_cookie(local.descriptor, &now_cookie) && now_cookie == cookie &&
+       epoll_ctl(epoll, EPOLL_CTL_DEL, local.descriptor, nullptr) == 0);
   release_event(local.event);
   g_cookie_of_id->erase(local.id);
   g_local->erase(found);
@@ -356,6 +421,11 @@ bool drop_local_locked(uint64_t cookie) {
 // Replaces the epoll set by a new one holding only the live registrations:
 // the way to be rid of an item whose descriptor number is gone.
 void rebuild_watches_locked() {
+  // The number is replaced below: only while it is still the set's.
+  if (!watching_intact_locked()) {
+    if (g_epoll.load() >= 0) abandon_watching_locked();
+    return;
+  }
   int fresh = epoll_create1(EPOLL_CLOEXEC);
   if (fresh < 0) return;
   epoll_event item{};
@@ -475,6 +545,10 @@ void pump_locked(Registry* registry, SignalledEvents* set = nullptr) {
   if (epoll < 0 || g_local == nullptr) return;
   epoll_event ready[64];
   int count = epoll_wait(epoll, ready, 64, 0);
+  if (count < 0 && errno != EINTR && !watching_intact_locked()) {
+    abandon_watching_locked();  // closed under it, and not an epoll set now
+    return;
+  }
   bool stale = false;
   auto note = [set](const LocalRegistration& local) {
     if (set == nullptr) return;
@@ -488,7 +562,12 @@ void pump_locked(Registry* registry, SignalledEvents* set = nullptr) {
     uint64_t id = ready[i].data.u64;
     if (id == 0) {
       // The bell: other processes recorded or re-armed for records this
-      // process owns.
+      // process owns. (Or an item of a set of the application's, opened on
+      // the set's number after closing it: its socket is not read.)
+      if (!watching_intact_locked()) {
+        abandon_watching_locked();
+        return;
+      }
       uint64_t cookie;
       while (recv(g_bell, &cookie, sizeof cookie, MSG_DONTWAIT) ==
              static_cast<ssize_t>(sizeof cookie)) {
@@ -668,6 +747,11 @@ bool registration_in_force(int s) {
 void notification_cleanup() {
   {
     std::lock_guard<std::mutex> local_lock(g_local_mutex);
+    // The set and the bell are closed by number below only while they are
+    // still this process's own.
+    if (g_epoll.load() >= 0 && !watching_intact_locked()) {
+      abandon_watching_locked();
+    }
     if (g_local != nullptr) {
       int error = 0;
       Registry* registry = process_registry(&error);

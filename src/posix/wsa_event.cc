@@ -9,6 +9,7 @@
 // registration (event_select.cc) holds its own reference to the slot, as
 // Windows' socket object holds the event: WSACloseEvent while registered
 // invalidates the handle, and the descriptor goes with the last reference.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -16,6 +17,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -28,6 +32,7 @@ namespace {
 
 struct EventSlot {
   int descriptor = -1;
+  uint64_t id = 0;  // eventfd_id() when it was made; 0: none reported
   uint32_t generation = 1;
   int references = 0;  // the handle's (while open) and registrations'
   bool open = false;   // the handle is valid
@@ -60,10 +65,44 @@ EventSlot* slot_of_locked(WSAEVENT handle, uint32_t* index_out) {
   return &slot;
 }
 
+// What tells one eventfd from another, plus one: Linux reports an id for
+// each in /proc/self/fdinfo (every eventfd shares one inode, so fstat cannot
+// tell them apart). 0 when the kernel reports none.
+uint64_t eventfd_id(int descriptor) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", descriptor);
+  int file = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (file < 0) return 0;
+  char text[512];
+  ssize_t length = read(file, text, sizeof text - 1);
+  close(file);
+  if (length <= 0) return 0;
+  text[length] = '\0';
+  const char* found = std::strstr(text, "eventfd-id:");
+  if (found == nullptr) return 0;
+  return std::strtoull(found + std::strlen("eventfd-id:"), nullptr, 10) + 1;
+}
+
+// Whether slot's number still names the eventfd it was made with: the
+// application may have closed it (a daemon's close_range) and opened a file
+// of its own, or another event, on the number.
+bool still_the_event(const EventSlot& slot) {
+  if (slot.id != 0) return eventfd_id(slot.descriptor) == slot.id;
+  // No id from this kernel: at least still an eventfd.
+  char path[64];
+  char target[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", slot.descriptor);
+  ssize_t length = readlink(path, target, sizeof target - 1);
+  // No /proc to ask: an open number is taken to be the event.
+  if (length < 0) return fcntl(slot.descriptor, F_GETFD) != -1;
+  target[length] = '\0';
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
 void release_locked(uint32_t index) {
   EventSlot& slot = (*g_events)[index];
   if (--slot.references > 0) return;
-  close(slot.descriptor);
+  if (still_the_event(slot)) close(slot.descriptor);
   slot.descriptor = -1;
   ++slot.generation;
   if (slot.generation == 0) slot.generation = 1;
@@ -179,6 +218,7 @@ extern "C" WSAEVENT WSACreateEvent(void) {
                                               : WSA_NOT_ENOUGH_MEMORY);
       return WSA_INVALID_EVENT;
     }
+    uint64_t id = eventfd_id(descriptor);
     std::lock_guard<std::mutex> lock(g_events_mutex);
     if (g_events == nullptr) {
       g_events = new std::vector<EventSlot>();
@@ -198,6 +238,7 @@ extern "C" WSAEVENT WSACreateEvent(void) {
     }
     EventSlot& slot = (*g_events)[index];
     slot.descriptor = descriptor;
+    slot.id = id;
     slot.references = 1;
     slot.open = true;
     return handle_of(index, slot.generation);
