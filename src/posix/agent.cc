@@ -164,8 +164,8 @@ bool Agent::still(const Identity& identity) {
          status.st_dev == identity.device && status.st_ino == identity.inode;
 }
 
-// Two fstat calls on the import path: a daemon's close_range closes the
-// loop's wake-up pipe with everything else. (The listener is checked where
+// One fstat on the import path: a daemon's close_range closes the loop's
+// wake-up pipe with everything else. (The listener is checked where
 // it is closed, close_all_descriptors.)
 bool Agent::intact() const { return loop_.intact(); }
 

@@ -60,9 +60,7 @@ bool EventLoop::is_own_pipe(int descriptor) const {
          status.st_dev == pipe_device_ && status.st_ino == pipe_inode_;
 }
 
-bool EventLoop::intact() const {
-  return is_own_pipe(wake_read_) && is_own_pipe(wake_write_);
-}
+bool EventLoop::intact() const { return is_own_pipe(wake_read_); }
 
 void EventLoop::init(Watch* watch, int descriptor, void* data) {
   watch->loop = this;
@@ -142,14 +140,13 @@ void EventLoop::run() {
     // header): a closed pipe means the application closed the loop's
     // descriptors, and what is left to close is left alone, since its
     // numbers may be the application's files by now.
-    // (The read end, the one in the epoll set; send() checks the other.)
-    if (!is_own_pipe(wake_read_)) return;
+    if (!intact()) return;
     int ready = epoll_wait(epoll_, events, kBatch, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return;  // EBADF, EINVAL: the same, seen by epoll_wait
     }
-    if (!is_own_pipe(wake_read_)) return;  // woken on a set not its own
+    if (!intact()) return;  // woken on a set not its own
     std::lock_guard<std::mutex> busy(busy_);
     for (int i = 0; i < ready; ++i) {
       if (events[i].data.ptr == kWakeup) {

@@ -67,8 +67,9 @@ class EventLoop {
   int open();
   // Closes them; for a loop that does not run (or no longer does).
   void close_descriptors();
-  // False once the application has closed (or replaced) the wake-up pipe's
-  // ends, as a daemon's close_range does with everything. Two fstat calls.
+  // False once the application has closed (or replaced) the wake-up pipe,
+  // as a daemon's close_range does with everything: one fstat of its read
+  // end, the one in the epoll set (send() checks the write end itself).
   bool intact() const;
   int epoll_descriptor() const { return epoll_; }
 

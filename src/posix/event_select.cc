@@ -291,15 +291,17 @@ void ring_bell(pid_t pid, uint64_t cookie) {
 // Whether the epoll set and the bell are still this process's own: the
 // application may have closed them (a daemon's close_range) and opened
 // files of its own on their numbers. The bell is checked by its inode; the
-// set, whose inode every epoll set shares, by holding the bell. Under
-// g_local_mutex.
-bool watching_intact_locked() {
+// set, whose inode every epoll set shares, by holding the bell, when
+// thorough: before its number is replaced or closed. (A registration checks
+// the bell only, one fstat: close_range takes both.) Under g_local_mutex.
+bool watching_intact_locked(bool thorough = true) {
   int epoll = g_epoll.load();
   struct stat status;
   if (epoll < 0 || g_bell < 0 || fstat(g_bell, &status) != 0 ||
       status.st_dev != g_bell_device || status.st_ino != g_bell_inode) {
     return false;
   }
+  if (!thorough) return true;
   epoll_event item{};
   item.events = EPOLLIN;
   item.data.u64 = 0;
@@ -347,7 +349,7 @@ int ensure_watching_locked() {
     g_bell_path = new std::string();
   }
   if (g_epoll.load() >= 0) {
-    if (watching_intact_locked()) return 0;
+    if (watching_intact_locked(/*thorough=*/false)) return 0;
     abandon_watching_locked();
   }
   int epoll = epoll_create1(EPOLL_CLOEXEC);

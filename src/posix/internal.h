@@ -191,7 +191,7 @@ class Agent {
 
   // False once the application has closed (or replaced) the pipe the
   // agent's loop is woken through, as a daemon's "close every descriptor
-  // above 2" does. Two fstat calls (EventLoop::intact).
+  // above 2" does. One fstat call (EventLoop::intact).
   bool intact() const;
   // True after stop() found it not intact: the object must then outlive
   // the process (its thread still refers to it).
