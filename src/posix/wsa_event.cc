@@ -65,38 +65,49 @@ EventSlot* slot_of_locked(WSAEVENT handle, uint32_t* index_out) {
   return &slot;
 }
 
-// What tells one eventfd from another, plus one: Linux reports an id for
-// each in /proc/self/fdinfo (every eventfd shares one inode, so fstat cannot
-// tell them apart). 0 when the kernel reports none.
-uint64_t eventfd_id(int descriptor) {
+// The kernel's description of descriptor (/proc/self/fdinfo) into text;
+// false when it cannot be read (no such descriptor, no /proc, or no
+// descriptor free to read it with).
+bool read_fdinfo(int descriptor, char* text, size_t size) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", descriptor);
   int file = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (file < 0) return 0;
-  char text[512];
-  ssize_t length = read(file, text, sizeof text - 1);
+  if (file < 0) return false;
+  ssize_t length = read(file, text, size - 1);
   close(file);
-  if (length <= 0) return 0;
+  if (length <= 0) return false;
   text[length] = '\0';
+  return true;
+}
+
+// What tells one eventfd from another, plus one: the id Linux reports for
+// each in fdinfo (every eventfd shares one inode, so fstat cannot tell them
+// apart). 0 when the kernel reports none.
+uint64_t eventfd_id_in(const char* text) {
   const char* found = std::strstr(text, "eventfd-id:");
   if (found == nullptr) return 0;
   return std::strtoull(found + std::strlen("eventfd-id:"), nullptr, 10) + 1;
+}
+
+uint64_t eventfd_id(int descriptor) {
+  char text[512];
+  return read_fdinfo(descriptor, text, sizeof text) ? eventfd_id_in(text) : 0;
 }
 
 // Whether slot's number still names the eventfd it was made with: the
 // application may have closed it (a daemon's close_range) and opened a file
 // of its own, or another event, on the number.
 bool still_the_event(const EventSlot& slot) {
-  if (slot.id != 0) return eventfd_id(slot.descriptor) == slot.id;
+  char text[512];
+  if (!read_fdinfo(slot.descriptor, text, sizeof text)) {
+    // Not to be asked: a closed number is not the event; an open one is
+    // taken to be (no /proc, or at the descriptor limit, where leaking it
+    // would keep the process there).
+    return fcntl(slot.descriptor, F_GETFD) != -1;
+  }
+  if (slot.id != 0) return eventfd_id_in(text) == slot.id;
   // No id from this kernel: at least still an eventfd.
-  char path[64];
-  char target[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", slot.descriptor);
-  ssize_t length = readlink(path, target, sizeof target - 1);
-  // No /proc to ask: an open number is taken to be the event.
-  if (length < 0) return fcntl(slot.descriptor, F_GETFD) != -1;
-  target[length] = '\0';
-  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+  return std::strstr(text, "eventfd-count:") != nullptr;
 }
 
 void release_locked(uint32_t index) {
