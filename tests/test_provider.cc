@@ -315,6 +315,73 @@ TEST_F(ProviderRoute, TripletSocketGoesThroughTheLayerAndBaseInfoBypassesIt) {
   EXPECT_EQ(LayerCatalog::count(catalog.log("self"), "close "), 1u);
 }
 
+// Check 14: the conversions follow the policy of WSPSocket. The layer whose
+// chain comes first for the family sees its chain entry; the base sees its
+// own entry (ChainLen 1); the base entry's own structure bypasses the layer.
+TEST_F(ProviderRoute, AddressConversionsGoThroughTheLayerWithItsChainEntry) {
+  LayerCatalog catalog;
+  Session session;
+  ASSERT_TRUE(session.ok());
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(0x7F000001);
+  address.sin_port = htons(8080);
+  char text[32];
+  DWORD length = sizeof text;
+  ASSERT_EQ(WSAAddressToStringA(reinterpret_cast<sockaddr*>(&address),
+                                sizeof address, nullptr, text, &length),
+            0)
+      << WSAGetLastError();
+  EXPECT_STREQ(text, "127.0.0.1:8080");
+  std::string log = catalog.log("self");
+  EXPECT_EQ(LayerCatalog::count(log, "address-to-string id=" +
+                                         std::to_string(kChainOverTcpId) +
+                                         " chain=2"),
+            1u)
+      << log;
+  wsadup::detail::BaseObservations base = wsadup::detail::base_observations();
+  EXPECT_EQ(base.conversions, 1);
+  ASSERT_TRUE(base.conversion_had_info);
+  EXPECT_EQ(base.conversion_info.dwCatalogEntryId, 1001u);
+  EXPECT_EQ(base.conversion_info.ProtocolChain.ChainLen, BASE_PROTOCOL);
+
+  sockaddr_in read{};
+  INT read_length = sizeof read;
+  char input[] = "10.0.0.1:80";
+  ASSERT_EQ(WSAStringToAddressA(input, AF_INET, nullptr,
+                                reinterpret_cast<sockaddr*>(&read),
+                                &read_length),
+            0)
+      << WSAGetLastError();
+  EXPECT_EQ(read.sin_addr.s_addr, htonl(0x0A000001));
+  EXPECT_EQ(read.sin_port, htons(80));
+  log = catalog.log("self");
+  EXPECT_EQ(LayerCatalog::count(log, "string-to-address id=" +
+                                         std::to_string(kChainOverTcpId) +
+                                         " chain=2"),
+            1u)
+      << log;
+  base = wsadup::detail::base_observations();
+  EXPECT_EQ(base.conversions, 2);
+  EXPECT_EQ(base.conversion_info.dwCatalogEntryId, 1001u);
+
+  // Named by the base entry's own structure: the base alone.
+  WSAPROTOCOL_INFOW tcp = base_tcp_entry();
+  WCHAR wide[32];
+  length = 32;
+  ASSERT_EQ(WSAAddressToStringW(reinterpret_cast<sockaddr*>(&address),
+                                sizeof address, &tcp, wide, &length),
+            0);
+  EXPECT_EQ(LayerCatalog::count(catalog.log("self"), "address-to-string"), 1u);
+  // A short buffer through the chain: WSAEFAULT and the length needed.
+  length = 2;
+  EXPECT_EQ(WSAAddressToStringA(reinterpret_cast<sockaddr*>(&address),
+                                sizeof address, nullptr, text, &length),
+            SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEFAULT);
+  EXPECT_EQ(length, 15u);
+}
+
 TEST_F(ProviderDuplicate, TokenThroughTheLayerImportsOnceInATargetWithIt) {
   LayerCatalog catalog;
   Session session;

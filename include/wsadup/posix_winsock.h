@@ -41,6 +41,10 @@ typedef DWORD* LPDWORD;
 typedef uintptr_t ULONG_PTR;
 typedef uintptr_t DWORD_PTR;
 typedef char* LPSTR;
+#ifndef WSADUP_LPWSTR_DEFINED
+#define WSADUP_LPWSTR_DEFINED
+typedef WCHAR* LPWSTR;
+#endif
 #define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
 
 /* The upper-case socket address types are the system's structures. */
@@ -247,6 +251,33 @@ WSADUP_EXTERN int WSAAPI WSAEnumProtocolsW(LPINT lpiProtocols,
 #define WSAEnumProtocols WSAEnumProtocolsW
 #else
 #define WSAEnumProtocols WSAEnumProtocolsA
+#endif
+
+/* Socket addresses as text and back, in Windows' forms ("a.b.c.d:port",
+ * "[addr%scope]:port"), through the catalog entry for the family (or the
+ * one lpProtocolInfo names). IPv4 and IPv6. Needs WSAStartup. */
+WSADUP_EXTERN INT WSAAPI WSAAddressToStringA(
+    LPSOCKADDR lpsaAddress, DWORD dwAddressLength,
+    LPWSAPROTOCOL_INFOA lpProtocolInfo, LPSTR lpszAddressString,
+    LPDWORD lpdwAddressStringLength);
+WSADUP_EXTERN INT WSAAPI WSAAddressToStringW(
+    LPSOCKADDR lpsaAddress, DWORD dwAddressLength,
+    LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSTR lpszAddressString,
+    LPDWORD lpdwAddressStringLength);
+WSADUP_EXTERN INT WSAAPI WSAStringToAddressA(
+    LPSTR AddressString, INT AddressFamily,
+    LPWSAPROTOCOL_INFOA lpProtocolInfo, LPSOCKADDR lpAddress,
+    LPINT lpAddressLength);
+WSADUP_EXTERN INT WSAAPI WSAStringToAddressW(
+    LPWSTR AddressString, INT AddressFamily,
+    LPWSAPROTOCOL_INFOW lpProtocolInfo, LPSOCKADDR lpAddress,
+    LPINT lpAddressLength);
+#ifdef UNICODE
+#define WSAAddressToString WSAAddressToStringW
+#define WSAStringToAddress WSAStringToAddressW
+#else
+#define WSAAddressToString WSAAddressToStringA
+#define WSAStringToAddress WSAStringToAddressA
 #endif
 
 /* Win32 calls that handoff code makes on a SOCKET. They need no WSAStartup.

@@ -30,7 +30,10 @@ typedef void VOID;
 typedef BOOL WINBOOL;
 typedef unsigned int UINT;
 typedef GUID* LPGUID;
+#ifndef WSADUP_LPWSTR_DEFINED
+#define WSADUP_LPWSTR_DEFINED
 typedef WCHAR* LPWSTR;
+#endif
 typedef DWORD_PTR* PDWORD_PTR;
 
 typedef struct WSPData {

@@ -8,6 +8,8 @@
 //                         through a layered entry (token.cc seals the token)
 //   provider_route_events.cc  WSAEventSelect and WSAEnumNetworkEvents through
 //                         the entry that owns the socket
+//   provider_route_address.cc  WSAAddressToString and WSAStringToAddress
+//                         through the entry for the address family
 // docs/providers.md says how they fit.
 #ifndef WSADUP_SRC_POSIX_PROVIDER_H
 #define WSADUP_SRC_POSIX_PROVIDER_H
@@ -56,6 +58,17 @@ int engine_close_socket(SOCKET s);
 int engine_event_select(SOCKET s, WSAEVENT event, long network_events);
 int engine_enum_network_events(SOCKET s, WSAEVENT event,
                                LPWSANETWORKEVENTS network_events);
+// The address conversions, in address_string.cc: Windows' text forms of
+// IPv4 and IPv6 socket addresses. A too short *text_length or *length is
+// set to what is needed (WSAEFAULT).
+int engine_address_to_string(const sockaddr* address, DWORD length,
+                             std::string* text);
+int engine_string_to_address(const std::string& text, int family,
+                             sockaddr* address, int* length);
+int engine_address_to_string_w(const sockaddr* address, DWORD length,
+                               WCHAR* text, DWORD* text_length);
+int engine_string_to_address_w(const WCHAR* text, int family,
+                               sockaddr* address, int* length);
 
 // --------------------------------------------------------------- catalog --
 
@@ -116,6 +129,9 @@ struct BaseObservations {
   int closes = 0;
   int event_selects = 0;
   int enum_network_events = 0;
+  int conversions = 0;  // WSPAddressToString and WSPStringToAddress
+  WSAPROTOCOL_INFOW conversion_info{};
+  bool conversion_had_info = false;
 };
 BaseObservations base_observations();
 
@@ -154,6 +170,14 @@ bool route_event_select(SOCKET s, WSAEVENT event, long network_events,
                         int* error);
 bool route_enum_network_events(SOCKET s, WSAEVENT event,
                                LPWSANETWORKEVENTS network_events, int* error);
+// WSAAddressToStringW and WSAStringToAddressW through the entry info names,
+// else the first entry for the address family (provider_route_address.cc).
+bool route_address_to_string(const sockaddr* address, DWORD length,
+                             const WSAPROTOCOL_INFOW* info, WCHAR* text,
+                             DWORD* text_length, int* result, int* error);
+bool route_string_to_address(const WCHAR* text, int family,
+                             const WSAPROTOCOL_INFOW* info, sockaddr* address,
+                             int* length, int* result, int* error);
 
 // A and W forms of one entry: numeric fields as they are, szProtocol element
 // by element (a WCHAR above 255 becomes '?').

@@ -298,17 +298,41 @@ int WSPAPI base_enum_network_events(SOCKET s, WSAEVENT event,
   }
 }
 
+// The address conversions are address_string.cc's; the base records the
+// entry it was given (a layer passes the base's own).
+void observe_conversion(const WSAPROTOCOL_INFOW* info) {
+  std::lock_guard<std::mutex> lock(g_observations_mutex);
+  ++g_observations.conversions;
+  g_observations.conversion_had_info = info != nullptr;
+  if (info != nullptr) g_observations.conversion_info = *info;
+}
+
+int WSPAPI base_address_to_string(LPSOCKADDR address, DWORD length,
+                                  LPWSAPROTOCOL_INFOW info, LPWSTR text,
+                                  LPDWORD text_length, LPINT lpErrno) {
+  try {
+    observe_conversion(info);
+    int error = engine_address_to_string_w(address, length, text, text_length);
+    return error == 0 ? 0 : set_error(lpErrno, error);
+  } catch (...) {
+    return set_error(lpErrno, WSAENOBUFS);
+  }
+}
+
+int WSPAPI base_string_to_address(LPWSTR text, INT family,
+                                  LPWSAPROTOCOL_INFOW info, LPSOCKADDR address,
+                                  LPINT length, LPINT lpErrno) {
+  try {
+    observe_conversion(info);
+    int error = engine_string_to_address_w(text, family, address, length);
+    return error == 0 ? 0 : set_error(lpErrno, error);
+  } catch (...) {
+    return set_error(lpErrno, WSAENOBUFS);
+  }
+}
+
 // What POSIX has no counterpart for: window messages, blocking hooks,
-// overlapped results, QOS, multipoint, disconnect data, and the address
-// conversions wsadup does not provide yet.
-int WSPAPI base_address_to_string(LPSOCKADDR, DWORD, LPWSAPROTOCOL_INFOW,
-                                  LPWSTR, LPDWORD, LPINT lpErrno) {
-  return set_error(lpErrno, WSAEOPNOTSUPP);
-}
-int WSPAPI base_string_to_address(LPWSTR, INT, LPWSAPROTOCOL_INFOW,
-                                  LPSOCKADDR, LPINT, LPINT lpErrno) {
-  return set_error(lpErrno, WSAEOPNOTSUPP);
-}
+// overlapped results, QOS, multipoint and disconnect data.
 int WSPAPI base_async_select(SOCKET, HWND, unsigned int, long, LPINT lpErrno) {
   return set_error(lpErrno, WSAEOPNOTSUPP);
 }

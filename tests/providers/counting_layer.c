@@ -8,9 +8,10 @@
  * WSPSocket, WSPDuplicateSocket (which, as the non-IFS sample does, writes
  * its own chain entry over the whole structure and keeps only
  * dwProviderReserved), WSPCloseSocket, WSPEventSelect,
- * WSPEnumNetworkEvents and WSPCleanup, and logs what each saw, one line per
- * call, to $COUNTING_LAYER_LOG; the notification calls go down to the next
- * provider unchanged.
+ * WSPEnumNetworkEvents, WSPAddressToString, WSPStringToAddress and
+ * WSPCleanup, and logs what each saw, one line per call, to
+ * $COUNTING_LAYER_LOG; the notification calls go down to the next provider
+ * unchanged, the address conversions with the next provider's own entry.
  *
  * Behaviour for the tests, from the environment:
  *   COUNTING_LAYER_FAIL_DUPLICATE=<code>  WSPDuplicateSocket fails with code
@@ -139,6 +140,39 @@ static int WSPAPI layer_enum_network_events(SOCKET s, WSAEVENT event,
   return next_table.lpWSPEnumNetworkEvents(s, event, events, lpErrno);
 }
 
+/* The address conversions: logged with the entry they were given, and
+ * passed down with the next provider's own entry (the base's, which needs
+ * no chain), as the reference says a layer does. */
+static INT WSPAPI layer_address_to_string(LPSOCKADDR address, DWORD length,
+                                          LPWSAPROTOCOL_INFOW info,
+                                          LPWSTR text, LPDWORD text_length,
+                                          LPINT lpErrno) {
+  log_line("address-to-string id=%u chain=%d", info ? info->dwCatalogEntryId : 0,
+           info ? info->ProtocolChain.ChainLen : -1);
+  WSAPROTOCOL_INFOW next;
+  if (!find_entry(layer_entry.ProtocolChain.ChainEntries[1], &next)) {
+    *lpErrno = WSAEINVAL;
+    return SOCKET_ERROR;
+  }
+  return next_table.lpWSPAddressToString(address, length, &next, text,
+                                         text_length, lpErrno);
+}
+
+static INT WSPAPI layer_string_to_address(LPWSTR text, INT family,
+                                          LPWSAPROTOCOL_INFOW info,
+                                          LPSOCKADDR address, LPINT length,
+                                          LPINT lpErrno) {
+  log_line("string-to-address id=%u chain=%d", info ? info->dwCatalogEntryId : 0,
+           info ? info->ProtocolChain.ChainLen : -1);
+  WSAPROTOCOL_INFOW next;
+  if (!find_entry(layer_entry.ProtocolChain.ChainEntries[1], &next)) {
+    *lpErrno = WSAEINVAL;
+    return SOCKET_ERROR;
+  }
+  return next_table.lpWSPStringToAddress(text, family, &next, address, length,
+                                         lpErrno);
+}
+
 static int WSPAPI layer_cleanup(LPINT lpErrno) {
   log_line("cleanup");
   started = 0;
@@ -184,6 +218,8 @@ __attribute__((visibility("default"))) int WSPAPI WSPStartup(
   table->lpWSPCloseSocket = layer_close;
   table->lpWSPEventSelect = layer_event_select;
   table->lpWSPEnumNetworkEvents = layer_enum_network_events;
+  table->lpWSPAddressToString = layer_address_to_string;
+  table->lpWSPStringToAddress = layer_string_to_address;
   table->lpWSPCleanup = layer_cleanup;
   *data = next_data;
   const char* fail = getenv("COUNTING_LAYER_FAIL_SOCKET");
