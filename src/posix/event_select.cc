@@ -313,13 +313,10 @@ bool drop_local_locked(uint64_t cookie);
 // After watching_intact_locked said no: forgets the set and the bell
 // without closing their numbers (the application's files now), and the
 // registrations they watched, as a closesocket would end them.
-void abandon_watching_locked() {
-  g_epoll.store(-1);
-  g_bell = -1;
-  if (g_bell_path != nullptr && !g_bell_path->empty()) {
-    unlink(g_bell_path->c_str());
-    g_bell_path->clear();
-  }
+// Ends every registration this process made: its record, when still this
+// registration's, and its local watch (the set's item, unless the set is
+// gone: abandon_watching_locked). Under g_local_mutex.
+void end_local_registrations_locked() {
   if (g_local == nullptr) return;
   int error = 0;
   Registry* registry = process_registry(&error);
@@ -335,8 +332,18 @@ void abandon_watching_locked() {
       }
       registry->unlock();
     }
-    drop_local_locked(cookie);  // its epoll item went with the set
+    drop_local_locked(cookie);
   }
+}
+
+void abandon_watching_locked() {
+  g_epoll.store(-1);
+  g_bell = -1;
+  if (g_bell_path != nullptr && !g_bell_path->empty()) {
+    unlink(g_bell_path->c_str());
+    g_bell_path->clear();
+  }
+  end_local_registrations_locked();
 }
 
 // The epoll set and the bell, made at this process's first registration
@@ -754,24 +761,7 @@ void notification_cleanup() {
     if (g_epoll.load() >= 0 && !watching_intact_locked()) {
       abandon_watching_locked();
     }
-    if (g_local != nullptr) {
-      int error = 0;
-      Registry* registry = process_registry(&error);
-      std::vector<uint64_t> cookies;
-      for (auto& [cookie, local] : *g_local) cookies.push_back(cookie);
-      for (uint64_t cookie : cookies) {
-        const LocalRegistration& local = (*g_local)[cookie];
-        if (registry != nullptr && registry->lock() == 0) {
-          RegistryRecord* record = registry->find(cookie);
-          if (record != nullptr && owned_here(record) &&
-              record->generation == local.generation) {
-            registry->remove(record);
-          }
-          registry->unlock();
-        }
-        drop_local_locked(cookie);
-      }
-    }
+    end_local_registrations_locked();
     int epoll = g_epoll.exchange(-1);
     if (epoll >= 0) close(epoll);
     if (g_bell >= 0) {
