@@ -373,6 +373,22 @@ TEST_F(ProviderRoute, AddressConversionsGoThroughTheLayerWithItsChainEntry) {
                                 sizeof address, &tcp, wide, &length),
             0);
   EXPECT_EQ(LayerCatalog::count(catalog.log("self"), "address-to-string"), 1u);
+  // NULL pointers are refused before any provider sees the call.
+  size_t calls = LayerCatalog::count(catalog.log("self"), "-to-");
+  EXPECT_EQ(WSAAddressToStringA(nullptr, sizeof address, nullptr, text,
+                                &length),
+            SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEFAULT);
+  EXPECT_EQ(WSAStringToAddressA(nullptr, AF_INET, nullptr,
+                                reinterpret_cast<sockaddr*>(&read),
+                                &read_length),
+            SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEINVAL);
+  EXPECT_EQ(WSAStringToAddressA(input, AF_INET, nullptr, nullptr,
+                                &read_length),
+            SOCKET_ERROR);
+  EXPECT_EQ(WSAGetLastError(), WSAEFAULT);
+  EXPECT_EQ(LayerCatalog::count(catalog.log("self"), "-to-"), calls);
   // A short buffer through the chain: WSAEFAULT and the length needed.
   length = 2;
   EXPECT_EQ(WSAAddressToStringA(reinterpret_cast<sockaddr*>(&address),

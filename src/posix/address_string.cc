@@ -266,6 +266,10 @@ extern "C" INT WSAAddressToStringW(LPSOCKADDR lpsaAddress,
   ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
+    // Checked before any provider sees the call.
+    if (lpsaAddress == nullptr || lpdwAddressStringLength == nullptr) {
+      return fail(WSAEFAULT);
+    }
     int error = 0;
     int result = 0;
     if (layers_installed() &&
@@ -322,6 +326,11 @@ extern "C" INT WSAStringToAddressW(LPWSTR AddressString, INT AddressFamily,
   ErrnoScope errno_scope;
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
+    // Checked before any provider sees the call.
+    if (AddressString == nullptr) return fail(WSAEINVAL);
+    if (lpAddress == nullptr || lpAddressLength == nullptr) {
+      return fail(WSAEFAULT);
+    }
     int error = 0;
     int result = 0;
     if (layers_installed() &&

@@ -172,6 +172,7 @@ bool route_enum_network_events(SOCKET s, WSAEVENT event,
                                LPWSANETWORKEVENTS network_events, int* error);
 // WSAAddressToStringW and WSAStringToAddressW through the entry info names,
 // else the first entry for the address family (provider_route_address.cc).
+// The pointers are not NULL: the exported calls check them first.
 bool route_address_to_string(const sockaddr* address, DWORD length,
                              const WSAPROTOCOL_INFOW* info, WCHAR* text,
                              DWORD* text_length, int* result, int* error);

@@ -35,10 +35,9 @@ const WSPPROC_TABLE* conversion_table(const WSAPROTOCOL_INFOW* info,
 bool route_address_to_string(const sockaddr* address, DWORD length,
                              const WSAPROTOCOL_INFOW* info, WCHAR* text,
                              DWORD* text_length, int* result, int* error) {
-  if (address == nullptr && info == nullptr) return false;
   WSAPROTOCOL_INFOW entry;
-  const WSPPROC_TABLE* table = conversion_table(
-      info, address != nullptr ? address->sa_family : 0, &entry, error);
+  const WSPPROC_TABLE* table =
+      conversion_table(info, address->sa_family, &entry, error);
   if (table == nullptr) {
     *result = *error == 0 ? 0 : SOCKET_ERROR;
     return *error != 0;
