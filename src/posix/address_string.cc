@@ -145,7 +145,9 @@ bool parse_ipv6(const char* text, in6_addr* address, uint32_t* scope,
 
 int engine_address_to_string(const sockaddr* address, DWORD length,
                               std::string* text) {
-  if (address == nullptr) return WSAEFAULT;
+  if (address == nullptr || length < sizeof(address->sa_family)) {
+    return WSAEFAULT;
+  }
   char buffer[INET6_ADDRSTRLEN + 32];
   if (address->sa_family == AF_INET) {
     if (length < sizeof(sockaddr_in)) return WSAEFAULT;
@@ -267,8 +269,9 @@ extern "C" INT WSAAddressToStringW(LPSOCKADDR lpsaAddress,
   try {
     if (!is_initialised()) return fail(WSANOTINITIALISED);
     // Checked before any provider sees the call.
-    if (lpsaAddress == nullptr || lpdwAddressStringLength == nullptr) {
-      return fail(WSAEFAULT);
+    if (lpsaAddress == nullptr || lpdwAddressStringLength == nullptr ||
+        dwAddressLength < sizeof(lpsaAddress->sa_family)) {
+      return fail(WSAEFAULT);  // not even the family can be read
     }
     int error = 0;
     int result = 0;
