@@ -247,15 +247,7 @@ void seal_layered(const uint8_t* data, size_t size) {
 // 0 (which no token may).
 void round_trip(const uint8_t* data, size_t size) {
   size_t offset = 0;
-  TokenRecord record;
-  record.kind = offset < size && (data[offset++] & 1) ? TokenKind::kPull
-                                                      : TokenKind::kPush;
-  record.source_pid = take32(data, size, &offset);
-  record.target_pid = take32(data, size, &offset);
-  for (uint8_t& byte : record.nonce) byte = offset < size ? data[offset++] : 0;
-  record.address_family = static_cast<int32_t>(take32(data, size, &offset));
-  record.socket_type = static_cast<int32_t>(take32(data, size, &offset));
-  record.protocol = static_cast<int32_t>(take32(data, size, &offset));
+  TokenRecord record = record_from(data, size, &offset);
   bool decodable = record.source_pid != 0 && record.target_pid != 0;
 
   WSAPROTOCOL_INFOA info_a;
